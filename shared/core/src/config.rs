@@ -1,0 +1,512 @@
+//! Configuration: one TOML file, then environment overrides, then validation and resolution.
+//!
+//! `LLM_GATEWAY__SECTION__KEY=value` overrides `[section] key` (values parse as TOML, so numbers
+//! and booleans keep their type). Provider keys and base URLs also come from the variables users
+//! already have (`OPENAI_API_KEY`, `GROQ_BASE_URL`, …). Secrets in the file are references such as
+//! `env::MY_KEY`, so the file itself can be committed. The environment is read through
+//! [`EnvSource`], so tests inject it instead of mutating the process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use crate::keys::GatewayKeyHash;
+
+use crate::providers::{BUILT_IN_PROVIDERS, BuiltInProvider, Dialect};
+
+/// Prefix of the environment variables that override the file.
+pub const ENV_PREFIX: &str = "LLM_GATEWAY__";
+
+/// Where configuration values come from besides the file.
+pub trait EnvSource {
+    fn var(&self, name: &str) -> Option<String>;
+    /// All variables, for prefix scans.
+    fn vars(&self) -> Vec<(String, String)>;
+}
+
+/// The real process environment.
+pub struct ProcessEnv;
+
+impl EnvSource for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+
+    fn vars(&self) -> Vec<(String, String)> {
+        std::env::vars().collect()
+    }
+}
+
+impl EnvSource for HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned().filter(|v| !v.is_empty())
+    }
+
+    fn vars(&self) -> Vec<(String, String)> {
+        self.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is not valid TOML: {message}")]
+    Syntax { path: String, message: String },
+    #[error("configuration: `{path}`: {message}")]
+    Field { path: String, message: String },
+    #[error("configuration: the environment variable {var} is not valid: {message}")]
+    Env { var: String, message: String },
+}
+
+/// The configuration as written. See `Config::load`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub upstream: UpstreamConfig,
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+    #[serde(default)]
+    pub routing: RoutingConfig,
+    #[serde(default)]
+    pub catalog: CatalogConfig,
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    /// Requests with a larger body get a 413 before any parsing.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    #[serde(default)]
+    pub keys: Vec<KeyConfig>,
+}
+
+/// A gateway key accepted until organisation key management is configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    pub name: String,
+    /// The key itself, or a reference `env::VAR`.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Hex SHA-256 of the key, for files that should not hold the key at all.
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+/// Time limits on calls to providers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    pub connect_timeout_ms: u64,
+    /// A whole non-streamed call.
+    pub request_timeout_ms: u64,
+    /// From sending a streamed call to its first chunk.
+    pub first_chunk_timeout_ms: u64,
+    /// Between two chunks of a stream: past it the stream is declared dead.
+    pub idle_timeout_ms: u64,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            connect_timeout_ms: 5_000,
+            request_timeout_ms: 600_000,
+            first_chunk_timeout_ms: 120_000,
+            idle_timeout_ms: 120_000,
+        }
+    }
+}
+
+impl UpstreamConfig {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+    pub fn first_chunk_timeout(&self) -> Duration {
+        Duration::from_millis(self.first_chunk_timeout_ms)
+    }
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Protocol of a provider that is not built in; `openai_compatible` for vLLM, TGI,
+    /// llama.cpp, Ollama and the like.
+    #[serde(default)]
+    pub kind: Option<Dialect>,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The key, or a reference `env::VAR`. Optional for self-hosted servers.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Chat models served beyond the catalog's (the only ones for a self-hosted server).
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub embedding_models: Vec<String>,
+    /// `false` turns a provider off even when its key is in the environment.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// The model `auto` uses when no cheaper capable model is configured; also the baseline
+    /// for savings.
+    #[serde(default)]
+    pub default_model: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// A TOML file of `[[model]]` entries that extends or overrides the built-in catalog.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `gateway_server=debug`; `RUST_LOG` wins.
+    pub filter: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            format: LogFormat::Text,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// Reads the file (if any), applies `LLM_GATEWAY__…` overrides and checks every field.
+    pub fn load(path: Option<&Path>, env: &dyn EnvSource) -> Result<Config, ConfigError> {
+        let mut table = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Syntax {
+                        path: path.display().to_string(),
+                        message: e.to_string(),
+                    })?
+            }
+            None => toml::Table::new(),
+        };
+        apply_env_overrides(&mut table, env)?;
+        Self::from_table(table)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let table = text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
+            path: "(inline)".to_owned(),
+            message: e.to_string(),
+        })?;
+        Self::from_table(table)
+    }
+
+    fn from_table(table: toml::Table) -> Result<Config, ConfigError> {
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            ConfigError::Field {
+                path: e.path().to_string(),
+                message: e.into_inner().to_string(),
+            }
+        })
+    }
+}
+
+/// `LLM_GATEWAY__UPSTREAM__IDLE_TIMEOUT_MS=500` sets `[upstream] idle_timeout_ms = 500`.
+fn apply_env_overrides(table: &mut toml::Table, env: &dyn EnvSource) -> Result<(), ConfigError> {
+    let mut vars: Vec<(String, String)> = env
+        .vars()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .collect();
+    vars.sort();
+    for (var, raw) in vars {
+        let path: Vec<String> = var[ENV_PREFIX.len()..]
+            .split("__")
+            .map(str::to_ascii_lowercase)
+            .collect();
+        if path.iter().any(String::is_empty) {
+            return Err(ConfigError::Env {
+                var,
+                message: "empty path segment".to_owned(),
+            });
+        }
+        let value = parse_env_value(&raw);
+        let mut node = &mut *table;
+        for segment in &path[..path.len() - 1] {
+            let entry = node
+                .entry(segment.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            node = match entry {
+                toml::Value::Table(t) => t,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var,
+                        message: format!("`{segment}` is not a section"),
+                    });
+                }
+            };
+        }
+        if let Some(last) = path.last() {
+            node.insert(last.clone(), value);
+        }
+    }
+    Ok(())
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+/// Resolves `env::VAR` references; anything else is the value itself.
+pub fn resolve_secret(
+    value: &str,
+    env: &dyn EnvSource,
+    field: &str,
+) -> Result<SecretString, ConfigError> {
+    match value.strip_prefix("env::") {
+        Some(var) => env
+            .var(var)
+            .map(SecretString::from)
+            .ok_or_else(|| ConfigError::Field {
+                path: field.to_owned(),
+                message: format!("refers to the environment variable {var}, which is not set"),
+            }),
+        None => Ok(SecretString::from(value.to_owned())),
+    }
+}
+
+/// A provider the gateway will call, with everything filled in.
+#[derive(Debug, Clone)]
+pub struct ResolvedProvider {
+    pub id: String,
+    pub dialect: Dialect,
+    pub base_url: String,
+    pub api_key: Option<SecretString>,
+    pub models: Vec<String>,
+    pub embedding_models: Vec<String>,
+}
+
+/// Turns built-in defaults, the environment and `[providers.*]` into the providers to call.
+/// A built-in provider is on when it has a key; a declared one when it has a base URL.
+pub fn resolve_providers(
+    config: &Config,
+    env: &dyn EnvSource,
+) -> Result<Vec<ResolvedProvider>, ConfigError> {
+    let mut resolved = Vec::new();
+    for built_in in BUILT_IN_PROVIDERS {
+        let section = config.providers.get(built_in.id);
+        if section.is_some_and(|s| !s.enabled) {
+            continue;
+        }
+        if let Some(p) = resolve_built_in(built_in, section, env)? {
+            resolved.push(p);
+        }
+    }
+    for (id, section) in &config.providers {
+        if BUILT_IN_PROVIDERS.iter().any(|b| b.id == id) || !section.enabled {
+            continue;
+        }
+        let field = format!("providers.{id}");
+        if id.is_empty() || id.contains('/') {
+            return Err(ConfigError::Field {
+                path: field,
+                message: "a provider name must be non-empty and contain no '/'".to_owned(),
+            });
+        }
+        let dialect = section.kind.ok_or_else(|| ConfigError::Field {
+            path: format!("{field}.kind"),
+            message: "a provider that is not built in needs `kind` (e.g. \"openai_compatible\")"
+                .to_owned(),
+        })?;
+        let base_url = section.base_url.clone().ok_or_else(|| ConfigError::Field {
+            path: format!("{field}.base_url"),
+            message: "a provider that is not built in needs `base_url`".to_owned(),
+        })?;
+        check_url(&base_url, &format!("{field}.base_url"))?;
+        if section.models.is_empty() && section.embedding_models.is_empty() {
+            return Err(ConfigError::Field {
+                path: format!("{field}.models"),
+                message: "declare the models this server serves".to_owned(),
+            });
+        }
+        let api_key = section
+            .api_key
+            .as_deref()
+            .map(|k| resolve_secret(k, env, &format!("{field}.api_key")))
+            .transpose()?;
+        resolved.push(ResolvedProvider {
+            id: id.clone(),
+            dialect,
+            base_url: trim_slash(base_url),
+            api_key,
+            models: section.models.clone(),
+            embedding_models: section.embedding_models.clone(),
+        });
+    }
+    Ok(resolved)
+}
+
+fn resolve_built_in(
+    built_in: &BuiltInProvider,
+    section: Option<&ProviderConfig>,
+    env: &dyn EnvSource,
+) -> Result<Option<ResolvedProvider>, ConfigError> {
+    let field = format!("providers.{}", built_in.id);
+    let api_key = match section.and_then(|s| s.api_key.as_deref()) {
+        Some(k) => Some(resolve_secret(k, env, &format!("{field}.api_key"))?),
+        None => env.var(built_in.key_env).map(SecretString::from),
+    };
+    let Some(api_key) = api_key else {
+        if section.is_some() {
+            return Err(ConfigError::Field {
+                path: field,
+                message: format!(
+                    "has no API key: set {} or `api_key` (or `enabled = false`)",
+                    built_in.key_env
+                ),
+            });
+        }
+        return Ok(None);
+    };
+    let base_url = section
+        .and_then(|s| s.base_url.clone())
+        .or_else(|| env.var(built_in.base_url_env))
+        .unwrap_or_else(|| built_in.base_url.to_owned());
+    check_url(&base_url, &format!("{field}.base_url"))?;
+    if let Some(kind) = section.and_then(|s| s.kind)
+        && kind != built_in.dialect
+    {
+        return Err(ConfigError::Field {
+            path: format!("{field}.kind"),
+            message: format!("`{}` is built in; its kind cannot change", built_in.id),
+        });
+    }
+    Ok(Some(ResolvedProvider {
+        id: built_in.id.to_owned(),
+        dialect: built_in.dialect,
+        base_url: trim_slash(base_url),
+        api_key: Some(api_key),
+        models: section.map(|s| s.models.clone()).unwrap_or_default(),
+        embedding_models: section
+            .map(|s| s.embedding_models.clone())
+            .unwrap_or_default(),
+    }))
+}
+
+fn check_url(url: &str, field: &str) -> Result<(), ConfigError> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(ConfigError::Field {
+            path: field.to_owned(),
+            message: format!("`{url}` is not an http(s) URL"),
+        })
+    }
+}
+
+fn trim_slash(mut url: String) -> String {
+    while url.ends_with('/') {
+        url.pop();
+    }
+    url
+}
+
+/// Gateway keys from `[[auth.keys]]`, hashed.
+pub fn resolve_keys(
+    config: &Config,
+    env: &dyn EnvSource,
+) -> Result<Vec<(String, GatewayKeyHash)>, ConfigError> {
+    let mut keys = Vec::new();
+    for (i, key) in config.auth.keys.iter().enumerate() {
+        let field = format!("auth.keys[{i}]");
+        let hash = match (&key.secret, &key.sha256) {
+            (Some(secret), None) => {
+                let secret = resolve_secret(secret, env, &format!("{field}.secret"))?;
+                let secret = secrecy::ExposeSecret::expose_secret(&secret);
+                if !crate::keys::has_key_prefix(secret) {
+                    return Err(ConfigError::Field {
+                        path: format!("{field}.secret"),
+                        message: "gateway keys start with `llm_gw_prod_` or `llm_gw_dev_` \
+                                  (make one with `llm-gateway keygen`)"
+                            .to_owned(),
+                    });
+                }
+                GatewayKeyHash::of(secret)
+            }
+            (None, Some(hex)) => {
+                GatewayKeyHash::from_hex(hex).ok_or_else(|| ConfigError::Field {
+                    path: format!("{field}.sha256"),
+                    message: "must be 64 hexadecimal characters".to_owned(),
+                })?
+            }
+            _ => {
+                return Err(ConfigError::Field {
+                    path: field,
+                    message: "give exactly one of `secret` and `sha256`".to_owned(),
+                });
+            }
+        };
+        keys.push((key.name.clone(), hash));
+    }
+    Ok(keys)
+}

@@ -1,0 +1,59 @@
+//! The providers the gateway knows by name, and the wire protocols (dialects) it speaks.
+
+use serde::Deserialize;
+
+/// A provider's wire protocol. The OpenAI dialect's variants differ only in the quirks each
+/// provider's published API has (see the providers crate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    /// OpenAI itself: everything passes through.
+    Openai,
+    Groq,
+    Together,
+    Mistral,
+    /// A self-hosted or third-party server that speaks the OpenAI API (vLLM, TGI, llama.cpp,
+    /// Ollama, LM Studio, …).
+    OpenaiCompatible,
+}
+
+/// A provider known by name: where it lives and which variables configure it.
+#[derive(Debug)]
+pub struct BuiltInProvider {
+    pub id: &'static str,
+    pub dialect: Dialect,
+    pub base_url: &'static str,
+    pub key_env: &'static str,
+    pub base_url_env: &'static str,
+}
+
+pub const BUILT_IN_PROVIDERS: &[BuiltInProvider] = &[
+    BuiltInProvider {
+        id: "openai",
+        dialect: Dialect::Openai,
+        base_url: "https://api.openai.com/v1",
+        key_env: "OPENAI_API_KEY",
+        base_url_env: "OPENAI_BASE_URL",
+    },
+    BuiltInProvider {
+        id: "groq",
+        dialect: Dialect::Groq,
+        base_url: "https://api.groq.com/openai/v1",
+        key_env: "GROQ_API_KEY",
+        base_url_env: "GROQ_BASE_URL",
+    },
+    BuiltInProvider {
+        id: "together",
+        dialect: Dialect::Together,
+        base_url: "https://api.together.xyz/v1",
+        key_env: "TOGETHER_API_KEY",
+        base_url_env: "TOGETHER_BASE_URL",
+    },
+    BuiltInProvider {
+        id: "mistral",
+        dialect: Dialect::Mistral,
+        base_url: "https://api.mistral.ai/v1",
+        key_env: "MISTRAL_API_KEY",
+        base_url_env: "MISTRAL_BASE_URL",
+    },
+];
