@@ -1,0 +1,148 @@
+//! The OpenAI dialect: OpenAI itself and every provider or server that copies its API.
+//!
+//! One adapter; the differences between providers are data in [`quirks`], each checked against
+//! that provider's published spec. Streams are forwarded as the provider sends them: each SSE
+//! `data:` payload becomes one chunk, never re-serialised.
+
+mod errors;
+mod quirks;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use gateway_core::config::ResolvedProvider;
+use gateway_core::providers::Dialect;
+use gateway_core::upstream::{ChunkStream, Provider, ProviderError, ProviderErrorKind};
+use gateway_core::wire::{
+    ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+use crate::http::transport_error;
+
+pub struct OpenAiCompatible {
+    id: String,
+    dialect: Dialect,
+    chat_url: String,
+    embeddings_url: String,
+    api_key: Option<SecretString>,
+    client: reqwest::Client,
+}
+
+impl OpenAiCompatible {
+    pub fn new(provider: &ResolvedProvider, client: reqwest::Client) -> Self {
+        OpenAiCompatible {
+            id: provider.id.clone(),
+            dialect: provider.dialect,
+            chat_url: format!("{}/chat/completions", provider.base_url),
+            embeddings_url: format!("{}/embeddings", provider.base_url),
+            api_key: provider.api_key.clone(),
+            client,
+        }
+    }
+
+    async fn post(
+        &self,
+        url: &str,
+        body: &impl Serialize,
+        stream: bool,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let body = serde_json::to_vec(body).map_err(|e| {
+            ProviderError::new(ProviderErrorKind::InvalidResponse, format!("cannot encode the request: {e}"))
+        })?;
+        let mut request = self
+            .client
+            .post(url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        if stream {
+            request = request.header(http::header::ACCEPT, "text/event-stream");
+        }
+        if let Some(key) = &self.api_key {
+            request = request.bearer_auth(key.expose_secret());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(&self.id, &e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(self.error_from(response).await)
+    }
+
+    async fn error_from(&self, response: reqwest::Response) -> ProviderError {
+        let status = response.status();
+        let retry_after = errors::retry_after(response.headers());
+        let body = response.bytes().await.unwrap_or_default();
+        let secret = self.api_key.as_ref().map(|k| k.expose_secret().to_owned());
+        errors::from_status(status.as_u16(), retry_after, &body, secret.as_deref())
+    }
+
+    async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<T, ProviderError> {
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(&self.id, &e))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::new(
+                ProviderErrorKind::InvalidResponse,
+                format!("the response is not an OpenAI-shaped body ({e})"),
+            )
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for OpenAiCompatible {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    async fn chat(&self, mut request: ChatRequest) -> Result<ChatCompletion, ProviderError> {
+        quirks::shape_chat(self.dialect, &mut request, false)?;
+        let response = self.post(&self.chat_url, &request, false).await?;
+        self.read_json(response).await
+    }
+
+    async fn chat_stream(&self, mut request: ChatRequest) -> Result<ChunkStream, ProviderError> {
+        quirks::shape_chat(self.dialect, &mut request, true)?;
+        let response = self.post(&self.chat_url, &request, true).await?;
+        let provider = self.id.clone();
+        let events = response.bytes_stream().eventsource();
+        let chunks = events
+            .take_while(|event| {
+                let done = matches!(event, Ok(e) if e.data.trim() == "[DONE]");
+                std::future::ready(!done)
+            })
+            .filter_map(move |event| {
+                let item = match event {
+                    Ok(event) if event.data.is_empty() => None,
+                    Ok(event) => Some(Ok(Bytes::from(event.data))),
+                    Err(eventsource_stream::EventStreamError::Transport(e)) => {
+                        Some(Err(transport_error(&provider, &e)))
+                    }
+                    Err(e) => Some(Err(ProviderError::new(
+                        ProviderErrorKind::InvalidResponse,
+                        format!("{provider} sent a malformed event stream: {e}"),
+                    ))),
+                };
+                std::future::ready(item)
+            });
+        Ok(Box::pin(chunks))
+    }
+
+    async fn embeddings(
+        &self,
+        mut request: EmbeddingsRequest,
+    ) -> Result<EmbeddingsResponse, ProviderError> {
+        quirks::shape_embeddings(self.dialect, &mut request)?;
+        let response = self.post(&self.embeddings_url, &request, false).await?;
+        self.read_json(response).await
+    }
+}
