@@ -1,1 +1,1 @@
-//! placeholder
+//! Shared code of the black-box tests and the benchmark.

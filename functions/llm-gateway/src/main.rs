@@ -1,1 +1,246 @@
-fn main() {}
+//! `llm-gateway`: the all-in-one local server and command-line tool.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use gateway_core::config::{Config, ProcessEnv};
+use gateway_core::keys::{self, GatewayKeyHash, KeyEnvironment};
+use gateway_fakes::{Behaviour, FakeOptions, FakeServer};
+use gateway_server::{AppState, demo, serve, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "llm-gateway",
+    version,
+    about = "An OpenAI-compatible gateway in front of many LLM providers.",
+    long_about = "An OpenAI-compatible gateway in front of many LLM providers.\n\n\
+        Point any OpenAI client at http://HOST:PORT/v1 with a gateway key, and name models as \
+        `provider/model` (see GET /v1/models) or `auto`.",
+    after_help = "Environment:\n  \
+        LLM_GATEWAY__SECTION__KEY   overrides `[section] key` of the configuration file\n                              \
+        (e.g. LLM_GATEWAY__SERVER__MAX_BODY_BYTES=1048576)\n  \
+        OPENAI_API_KEY, GROQ_API_KEY, TOGETHER_API_KEY, MISTRAL_API_KEY\n                              \
+        enable those providers; *_BASE_URL variables override their URLs\n  \
+        LLM_GATEWAY_DEMO_KEY        the gateway key --demo accepts (default: a new one each start)\n  \
+        RUST_LOG                    log filter (overrides [telemetry] filter)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
+    /// Create a gateway API key and print it with the SHA-256 to put in a configuration file.
+    Keygen {
+        /// Production keys start with `llm_gw_prod_`, development keys with `llm_gw_dev_`.
+        #[arg(long, value_enum, default_value_t = KeyEnv::Dev)]
+        env: KeyEnv,
+    },
+    /// Check a configuration file and list the models it makes routable.
+    CheckConfig {
+        #[arg(long, env = "LLM_GATEWAY_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Run a simulated provider (the one tests and --demo use) on its own.
+    Fake(FakeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Configuration file (TOML). Without one, providers come from the environment.
+    #[arg(long, env = "LLM_GATEWAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:8080 (default: [server] bind).
+    #[arg(long)]
+    bind: Option<SocketAddr>,
+    /// Start simulated providers (OpenAI, Groq, Together, Mistral) and serve them with a printed
+    /// development key; no provider account needed. Replaces configured providers.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyEnv {
+    Prod,
+    Dev,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FakeDialect {
+    Openai,
+}
+
+#[derive(clap::Args)]
+struct FakeArgs {
+    #[arg(long, value_enum, default_value_t = FakeDialect::Openai)]
+    dialect: FakeDialect,
+    #[arg(long, default_value = "127.0.0.1:0")]
+    bind: SocketAddr,
+    /// Require this bearer key.
+    #[arg(long)]
+    api_key: Option<String>,
+    /// Chat models to serve (comma-separated; default: any).
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<String>,
+    /// Embedding models to serve (comma-separated; default: any).
+    #[arg(long, value_delimiter = ',')]
+    embedding_models: Vec<String>,
+    /// Delay before a non-streamed reply.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Delay before a stream's first chunk.
+    #[arg(long, default_value_t = 0)]
+    ttft_ms: u64,
+    /// Delay between stream chunks.
+    #[arg(long, default_value_t = 0)]
+    chunk_delay_ms: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve_command(args).await,
+        Command::Keygen { env } => {
+            let env = match env {
+                KeyEnv::Prod => KeyEnvironment::Production,
+                KeyEnv::Dev => KeyEnvironment::Development,
+            };
+            let key = keys::generate(env);
+            println!("key:    {key}");
+            println!("sha256: {}", GatewayKeyHash::of(&key).to_hex());
+            println!(
+                "\nThe key is shown once. In a configuration file:\n\n[[auth.keys]]\nname = \"my-app\"\nsha256 = \"{}\"",
+                GatewayKeyHash::of(&key).to_hex()
+            );
+            Ok(())
+        }
+        Command::CheckConfig { config } => {
+            let config = Config::load(config.as_deref(), &ProcessEnv)?;
+            let state = AppState::from_config(&config, &ProcessEnv)?;
+            println!(
+                "configuration is valid; {} gateway key(s); routable models:",
+                state.keys.len()
+            );
+            for model in state.router.models() {
+                println!("  {}", model.id);
+            }
+            Ok(())
+        }
+        Command::Fake(args) => fake_command(args).await,
+    }
+}
+
+async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = Config::load(args.config.as_deref(), &ProcessEnv)?;
+    telemetry::init(&config.telemetry);
+    if let Some(bind) = args.bind {
+        config.server.bind = bind;
+    }
+    let demo = if args.demo {
+        Some(demo::start(&mut config, &ProcessEnv).await?)
+    } else {
+        None
+    };
+    // The tokenizer's tables take a moment to load; no request should wait for that.
+    tokio::task::spawn_blocking(gateway_core::tokens::warm_up);
+
+    let state = AppState::from_config(&config, &ProcessEnv)?;
+    if state.keys.is_empty() {
+        anyhow::bail!(
+            "no gateway keys are configured, so every request would be refused: add [[auth.keys]] \
+             to the configuration (see `llm-gateway keygen`), or run with --demo"
+        );
+    }
+    if state.providers.is_empty() {
+        tracing::warn!(
+            "no provider is configured: set OPENAI_API_KEY (or another provider's key), \
+             declare [providers.*] in the configuration, or run with --demo"
+        );
+    }
+    let running = serve::start(Arc::new(state), config.server.bind)
+        .await
+        .with_context(|| format!("listening on {}", config.server.bind))?;
+    let url = format!("http://{}", running.addr());
+    println!("LLM Gateway listening on {url}");
+    if let Some(demo) = &demo {
+        println!(
+            "Demo mode: simulated providers {}",
+            demo::SIMULATED_PROVIDERS.join(", ")
+        );
+        println!("Demo key: {}", demo.key);
+        println!(
+            "Try: curl {url}/v1/chat/completions -H \"Authorization: Bearer {}\" \
+             -H \"Content-Type: application/json\" \
+             -d '{{\"model\":\"auto\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello!\"}}]}}'",
+            demo.key
+        );
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    running.shutdown().await?;
+    if let Some(demo) = demo {
+        demo.shutdown().await;
+    }
+    Ok(())
+}
+
+async fn fake_command(args: FakeArgs) -> anyhow::Result<()> {
+    telemetry::init(&Default::default());
+    let dialect = match args.dialect {
+        FakeDialect::Openai => gateway_fakes::Dialect::OpenAi,
+    };
+    let options = FakeOptions {
+        api_key: args.api_key,
+        models: args.models,
+        embedding_models: args.embedding_models,
+        behaviour: Behaviour {
+            latency: Duration::from_millis(args.latency_ms),
+            ttft: Duration::from_millis(args.ttft_ms),
+            chunk_delay: Duration::from_millis(args.chunk_delay_ms),
+        },
+    };
+    let fake = FakeServer::start(dialect, options, args.bind)
+        .await
+        .with_context(|| format!("listening on {}", args.bind))?;
+    println!("fake provider listening on {}", fake.base_url());
+    shutdown_signal().await;
+    fake.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM from a process manager.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

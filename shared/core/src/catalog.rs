@@ -66,7 +66,11 @@ impl ModelEntry {
             max_output_tokens: 0,
             dimensions: None,
             capabilities: match kind {
-                ModelKind::Chat => vec![Capability::Tools, Capability::JsonMode, Capability::Streaming],
+                ModelKind::Chat => vec![
+                    Capability::Tools,
+                    Capability::JsonMode,
+                    Capability::Streaming,
+                ],
                 ModelKind::Embedding => Vec::new(),
             },
         }
@@ -208,7 +212,10 @@ mod tests {
         let together = catalog
             .get("together/meta-llama/Llama-3.3-70B-Instruct-Turbo")
             .unwrap();
-        assert_eq!(together.upstream_name(), "meta-llama/Llama-3.3-70B-Instruct-Turbo");
+        assert_eq!(
+            together.upstream_name(),
+            "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+        );
     }
 
     #[test]

@@ -11,9 +11,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::keys::GatewayKeyHash;
 use secrecy::SecretString;
 use serde::Deserialize;
-use crate::keys::GatewayKeyHash;
 
 use crate::providers::{BUILT_IN_PROVIDERS, BuiltInProvider, Dialect};
 
@@ -250,10 +250,12 @@ impl Config {
     }
 
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let table = text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
-            path: "(inline)".to_owned(),
-            message: e.to_string(),
-        })?;
+        let table = text
+            .parse::<toml::Table>()
+            .map_err(|e| ConfigError::Syntax {
+                path: "(inline)".to_owned(),
+                message: e.to_string(),
+            })?;
         Self::from_table(table)
     }
 

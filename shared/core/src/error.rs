@@ -131,7 +131,9 @@ impl ApiError {
     pub fn model_not_found(model: &str, hint: &str) -> Self {
         Self::new(
             ErrorKind::ModelNotFound,
-            format!("The model `{model}` does not exist or is not routable on this gateway. {hint}"),
+            format!(
+                "The model `{model}` does not exist or is not routable on this gateway. {hint}"
+            ),
         )
         .with_param("model")
         .with_code("model_not_found")
@@ -196,7 +198,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.status(), self.kind.label(), self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.status(),
+            self.kind.label(),
+            self.message
+        )
     }
 }
 

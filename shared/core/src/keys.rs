@@ -78,7 +78,11 @@ mod tests {
     fn a_hash_round_trips_through_hex_and_matches_only_its_key() {
         let key = generate(KeyEnvironment::Production);
         let hash = GatewayKeyHash::of(&key);
-        assert!(GatewayKeyHash::from_hex(&hash.to_hex()).unwrap().matches(&hash));
+        assert!(
+            GatewayKeyHash::from_hex(&hash.to_hex())
+                .unwrap()
+                .matches(&hash)
+        );
         assert!(!GatewayKeyHash::of("llm_gw_prod_other").matches(&hash));
         assert!(GatewayKeyHash::from_hex("zz").is_none());
     }

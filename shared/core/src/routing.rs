@@ -41,11 +41,12 @@ impl ModelRouter {
     ) -> Result<Self, RoutingConfigError> {
         let mut models: Vec<ModelEntry> = Vec::new();
         for provider in providers {
-            let declared = provider
-                .models
-                .iter()
-                .map(|m| (m, ModelKind::Chat))
-                .chain(provider.embedding_models.iter().map(|m| (m, ModelKind::Embedding)));
+            let declared = provider.models.iter().map(|m| (m, ModelKind::Chat)).chain(
+                provider
+                    .embedding_models
+                    .iter()
+                    .map(|m| (m, ModelKind::Embedding)),
+            );
             for entry in catalog.for_provider(&provider.id) {
                 models.push(entry.clone());
             }
@@ -112,7 +113,10 @@ impl ModelRouter {
             }),
             Some(_) => Err(ApiError::invalid_param(
                 "model",
-                format!("`{}` is an embedding model; use /v1/embeddings.", request.model),
+                format!(
+                    "`{}` is an embedding model; use /v1/embeddings.",
+                    request.model
+                ),
             )
             .with_code("model_not_supported")),
             None => Err(self.not_found(&request.model)),
@@ -133,9 +137,8 @@ impl ModelRouter {
 
     fn route_auto(&self, request: &ChatRequest) -> Result<Route<'_>, ApiError> {
         let needs = required_capabilities(request);
-        let capable = |m: &&ModelEntry| {
-            m.kind == ModelKind::Chat && needs.iter().all(|c| m.has(*c))
-        };
+        let capable =
+            |m: &&ModelEntry| m.kind == ModelKind::Chat && needs.iter().all(|c| m.has(*c));
         if let Some(model) = self.default_model.map(|i| &self.models[i]).filter(capable) {
             return Ok(Route {
                 model,
@@ -159,7 +162,11 @@ impl ModelRouter {
                         if needs.is_empty() {
                             "chat".to_owned()
                         } else {
-                            needs.iter().map(|c| format!("{c:?}").to_lowercase()).collect::<Vec<_>>().join(", ")
+                            needs
+                                .iter()
+                                .map(|c| format!("{c:?}").to_lowercase())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         }
                     ),
                 )
@@ -238,8 +245,10 @@ mod tests {
 
     fn chat(model: &str, extra: &str) -> ChatRequest {
         parse_json_body(
-            format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]{extra}}}"#)
-                .as_bytes(),
+            format!(
+                r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]{extra}}}"#
+            )
+            .as_bytes(),
         )
         .unwrap()
     }
@@ -250,8 +259,18 @@ mod tests {
         let route = router.route_chat(&chat("openai/gpt-4o", "")).unwrap();
         assert_eq!(route.model.id, "openai/gpt-4o");
         assert_eq!(route.decision, RoutingDecision::Direct);
-        assert_eq!(router.route_chat(&chat("gpt-4o", "")).unwrap().model.id, "openai/gpt-4o");
-        assert_eq!(router.route_chat(&chat("local/llama3", "")).unwrap().model.id, "local/llama3");
+        assert_eq!(
+            router.route_chat(&chat("gpt-4o", "")).unwrap().model.id,
+            "openai/gpt-4o"
+        );
+        assert_eq!(
+            router
+                .route_chat(&chat("local/llama3", ""))
+                .unwrap()
+                .model
+                .id,
+            "local/llama3"
+        );
     }
 
     #[test]
@@ -267,16 +286,27 @@ mod tests {
     fn auto_picks_the_cheapest_model_with_the_needed_capabilities() {
         let router = router();
         // The self-hosted model is free.
-        assert_eq!(router.route_chat(&chat("auto", "")).unwrap().model.id, "local/llama3");
+        assert_eq!(
+            router.route_chat(&chat("auto", "")).unwrap().model.id,
+            "local/llama3"
+        );
         let with_image = r#","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]}]"#;
-        let req: ChatRequest = parse_json_body(format!(r#"{{"model":"auto"{with_image}}}"#).as_bytes()).unwrap();
-        assert_eq!(router.route_chat(&req).unwrap().model.id, "openai/gpt-4.1-nano");
+        let req: ChatRequest =
+            parse_json_body(format!(r#"{{"model":"auto"{with_image}}}"#).as_bytes()).unwrap();
+        assert_eq!(
+            router.route_chat(&req).unwrap().model.id,
+            "openai/gpt-4.1-nano"
+        );
     }
 
     #[test]
     fn embedding_and_chat_models_are_not_interchangeable() {
         let router = router();
-        assert!(router.route_chat(&chat("openai/text-embedding-3-small", "")).is_err());
+        assert!(
+            router
+                .route_chat(&chat("openai/text-embedding-3-small", ""))
+                .is_err()
+        );
         assert!(router.route_embedding("openai/gpt-4o").is_err());
         assert_eq!(
             router.route_embedding("text-embedding-3-small").unwrap().id,

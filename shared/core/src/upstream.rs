@@ -122,7 +122,10 @@ impl ProviderError {
             ProviderErrorKind::RateLimited => (
                 ErrorKind::RateLimited,
                 "rate_limit_exceeded",
-                format!("The provider `{provider}` is rate limiting requests: {}", self.message),
+                format!(
+                    "The provider `{provider}` is rate limiting requests: {}",
+                    self.message
+                ),
             ),
             ProviderErrorKind::Timeout => (
                 ErrorKind::UpstreamTimeout,
@@ -150,17 +153,26 @@ impl ProviderError {
             ProviderErrorKind::InvalidRequest => (
                 ErrorKind::InvalidRequest,
                 "invalid_request",
-                format!("The provider `{provider}` rejected the request: {}", self.message),
+                format!(
+                    "The provider `{provider}` rejected the request: {}",
+                    self.message
+                ),
             ),
             ProviderErrorKind::ContextLength => (
                 ErrorKind::InvalidRequest,
                 "context_length_exceeded",
-                format!("The request does not fit the model's context window: {}", self.message),
+                format!(
+                    "The request does not fit the model's context window: {}",
+                    self.message
+                ),
             ),
             ProviderErrorKind::ModelNotFound => (
                 ErrorKind::ModelNotFound,
                 "model_not_found",
-                format!("The provider `{provider}` does not serve this model: {}", self.message),
+                format!(
+                    "The provider `{provider}` does not serve this model: {}",
+                    self.message
+                ),
             ),
             ProviderErrorKind::Unsupported => (
                 ErrorKind::InvalidRequest,
@@ -170,7 +182,10 @@ impl ProviderError {
             ProviderErrorKind::InvalidResponse => (
                 ErrorKind::Upstream,
                 "invalid_upstream_response",
-                format!("The provider `{provider}` answered something unexpected: {}", self.message),
+                format!(
+                    "The provider `{provider}` answered something unexpected: {}",
+                    self.message
+                ),
             ),
             ProviderErrorKind::StreamInterrupted => (
                 ErrorKind::Upstream,
@@ -194,7 +209,10 @@ mod tests {
     #[test]
     fn upstream_failures_map_to_the_documented_statuses() {
         let cases = [
-            (ProviderErrorKind::RateLimited, StatusCode::TOO_MANY_REQUESTS),
+            (
+                ProviderErrorKind::RateLimited,
+                StatusCode::TOO_MANY_REQUESTS,
+            ),
             (ProviderErrorKind::ServerError, StatusCode::BAD_GATEWAY),
             (ProviderErrorKind::Timeout, StatusCode::GATEWAY_TIMEOUT),
             (ProviderErrorKind::Authentication, StatusCode::BAD_GATEWAY),
@@ -202,7 +220,10 @@ mod tests {
             (ProviderErrorKind::ModelNotFound, StatusCode::NOT_FOUND),
         ];
         for (kind, status) in cases {
-            assert_eq!(ProviderError::new(kind, "x").to_api_error("p").status(), status);
+            assert_eq!(
+                ProviderError::new(kind, "x").to_api_error("p").status(),
+                status
+            );
         }
     }
 

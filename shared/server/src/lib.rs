@@ -1,1 +1,24 @@
-//! placeholder
+//! The gateway's HTTP surface, shared by the all-in-one local server and the Lambda functions.
+//!
+//! - [`app`]: the axum `Router` and its middleware stack.
+//! - [`routes`]: one module per endpoint.
+//! - [`stream`]: relaying provider streams as SSE.
+//! - [`state`]: what handlers borrow, built once from the configuration.
+//! - [`auth`], [`request_id`], [`errors`], [`receipts`]: the cross-cutting pieces.
+//! - [`demo`]: simulated providers for `--demo`.
+//! - [`serve`]: binding, serving and graceful shutdown.
+//! - [`telemetry`]: logging.
+
+pub mod app;
+pub mod auth;
+pub mod demo;
+pub mod errors;
+pub mod receipts;
+pub mod request_id;
+pub mod routes;
+pub mod serve;
+pub mod state;
+pub mod stream;
+pub mod telemetry;
+
+pub use state::AppState;

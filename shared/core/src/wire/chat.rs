@@ -431,6 +431,12 @@ impl ChatCompletion {
 #[derive(Debug, Default, Deserialize)]
 pub struct ChunkView {
     #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub created: Option<i64>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
     pub choices: Vec<ChoiceDeltaView>,
     #[serde(default)]
     pub usage: Option<Usage>,

@@ -17,7 +17,13 @@ pub fn parse_json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> 
             ))
             .with_code("invalid_json");
         }
-        let param = if path == "." { None } else { Some(path) };
+        let mut param = if path == "." { None } else { Some(path) };
+        if let Some(field) = missing_field(&inner) {
+            param = Some(match param {
+                Some(parent) => format!("{parent}.{field}"),
+                None => field,
+            });
+        }
         let message = match &param {
             Some(p) => format!("Invalid value for '{p}': {}.", strip_position(&inner)),
             None => format!("Invalid request body: {}.", strip_position(&inner)),
@@ -33,6 +39,13 @@ pub fn parse_json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> 
         .with_code("invalid_json")
     })?;
     Ok(value)
+}
+
+/// The field a "missing field `x`" error names.
+fn missing_field(err: &serde_json::Error) -> Option<String> {
+    let text = err.to_string();
+    let rest = text.strip_prefix("missing field `")?;
+    Some(rest[..rest.find('`')?].to_owned())
 }
 
 /// serde_json appends " at line 1 column 42", which means nothing to a client holding a dict.

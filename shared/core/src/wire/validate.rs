@@ -14,7 +14,10 @@ const MAX_TOOLS: usize = 128;
 impl ChatRequest {
     pub fn validate(&self) -> Result<(), ApiError> {
         if self.model.trim().is_empty() {
-            return Err(ApiError::invalid_param("model", "`model` must not be empty."));
+            return Err(ApiError::invalid_param(
+                "model",
+                "`model` must not be empty.",
+            ));
         }
         if self.messages.is_empty() {
             return Err(ApiError::invalid_param(
@@ -153,7 +156,10 @@ fn is_valid_function_name(name: &str) -> bool {
 impl EmbeddingsRequest {
     pub fn validate(&self) -> Result<(), ApiError> {
         if self.model.trim().is_empty() {
-            return Err(ApiError::invalid_param("model", "`model` must not be empty."));
+            return Err(ApiError::invalid_param(
+                "model",
+                "`model` must not be empty.",
+            ));
         }
         if self.input.is_empty() {
             return Err(ApiError::invalid_param(
@@ -182,7 +188,8 @@ mod tests {
     use crate::wire::{ChatRequest, parse_json_body};
 
     fn request(extra: &str) -> ChatRequest {
-        let body = format!(r#"{{"model":"m","messages":[{{"role":"user","content":"hi"}}]{extra}}}"#);
+        let body =
+            format!(r#"{{"model":"m","messages":[{{"role":"user","content":"hi"}}]{extra}}}"#);
         parse_json_body(body.as_bytes()).unwrap()
     }
 
@@ -195,7 +202,10 @@ mod tests {
     #[test]
     fn empty_messages_are_rejected() {
         let req: ChatRequest = parse_json_body(br#"{"model":"m","messages":[]}"#).unwrap();
-        assert_eq!(req.validate().unwrap_err().param.as_deref(), Some("messages"));
+        assert_eq!(
+            req.validate().unwrap_err().param.as_deref(),
+            Some("messages")
+        );
     }
 
     #[test]
@@ -209,7 +219,9 @@ mod tests {
 
     #[test]
     fn five_stop_sequences_are_too_many() {
-        let err = request(r#","stop":["a","b","c","d","e"]"#).validate().unwrap_err();
+        let err = request(r#","stop":["a","b","c","d","e"]"#)
+            .validate()
+            .unwrap_err();
         assert_eq!(err.param.as_deref(), Some("stop"));
     }
 }

@@ -130,21 +130,38 @@ mod tests {
         let e = from_status(401, None, body, Some("sk-proj-abc123secretwxyz"));
         assert_eq!(e.kind, ProviderErrorKind::Authentication);
         assert!(!e.message.contains("abc123"), "{}", e.message);
-        let e = from_status(500, None, b"upstream saw key my-own-secret", Some("my-own-secret"));
+        let e = from_status(
+            500,
+            None,
+            b"upstream saw key my-own-secret",
+            Some("my-own-secret"),
+        );
         assert!(!e.message.contains("my-own-secret"));
     }
 
     #[test]
     fn context_length_errors_are_recognised() {
         let body = br#"{"error":{"message":"This model's maximum context length is 8192 tokens","code":"context_length_exceeded"}}"#;
-        assert_eq!(from_status(400, None, body, None).kind, ProviderErrorKind::ContextLength);
+        assert_eq!(
+            from_status(400, None, body, None).kind,
+            ProviderErrorKind::ContextLength
+        );
     }
 
     #[test]
     fn mistral_and_fastapi_bodies_are_read() {
-        assert_eq!(from_status(422, None, br#"{"object":"error","message":"nope"}"#, None).message, "nope");
-        assert_eq!(from_status(400, None, br#"{"detail":"bad"}"#, None).message, "bad");
-        assert_eq!(from_status(503, None, b"", None).kind, ProviderErrorKind::ServerError);
+        assert_eq!(
+            from_status(422, None, br#"{"object":"error","message":"nope"}"#, None).message,
+            "nope"
+        );
+        assert_eq!(
+            from_status(400, None, br#"{"detail":"bad"}"#, None).message,
+            "bad"
+        );
+        assert_eq!(
+            from_status(503, None, b"", None).kind,
+            ProviderErrorKind::ServerError
+        );
     }
 
     #[test]

@@ -14,9 +14,7 @@ use futures::StreamExt;
 use gateway_core::config::ResolvedProvider;
 use gateway_core::providers::Dialect;
 use gateway_core::upstream::{ChunkStream, Provider, ProviderError, ProviderErrorKind};
-use gateway_core::wire::{
-    ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse,
-};
+use gateway_core::wire::{ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
@@ -50,7 +48,10 @@ impl OpenAiCompatible {
         stream: bool,
     ) -> Result<reqwest::Response, ProviderError> {
         let body = serde_json::to_vec(body).map_err(|e| {
-            ProviderError::new(ProviderErrorKind::InvalidResponse, format!("cannot encode the request: {e}"))
+            ProviderError::new(
+                ProviderErrorKind::InvalidResponse,
+                format!("cannot encode the request: {e}"),
+            )
         })?;
         let mut request = self
             .client

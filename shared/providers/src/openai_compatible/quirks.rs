@@ -184,14 +184,18 @@ fn shape_mistral(request: &mut ChatRequest) -> Result<(), ProviderError> {
                 "Mistral takes a non-negative `seed`.",
             ));
         }
-        request.extra.insert("random_seed".into(), Value::from(seed));
+        request
+            .extra
+            .insert("random_seed".into(), Value::from(seed));
     }
     if let Some(max) = request.max_completion_tokens.take() {
         request.max_tokens.get_or_insert(max);
     }
     if let Some(ToolChoice::Mode(ToolChoiceMode::Required)) = request.tool_choice {
         request.tool_choice = None;
-        request.extra.insert("tool_choice".into(), Value::from("any"));
+        request
+            .extra
+            .insert("tool_choice".into(), Value::from("any"));
     }
     for message in &mut request.messages {
         match message {
@@ -243,7 +247,9 @@ pub(super) fn shape_embeddings(
         Dialect::Mistral => {
             request.user = None;
             if let Some(d) = request.dimensions.take() {
-                request.extra.insert("output_dimension".into(), Value::from(d));
+                request
+                    .extra
+                    .insert("output_dimension".into(), Value::from(d));
             }
         }
         Dialect::Together => {
@@ -290,7 +296,12 @@ mod tests {
 
     #[test]
     fn stream_options_never_go_on_a_non_stream_call() {
-        let v = shaped(Dialect::Openai, &req(r#","stream_options":{"include_usage":true}"#), false).unwrap();
+        let v = shaped(
+            Dialect::Openai,
+            &req(r#","stream_options":{"include_usage":true}"#),
+            false,
+        )
+        .unwrap();
         assert!(v.get("stream_options").is_none());
         assert!(v.get("stream").is_none());
     }
@@ -349,9 +360,21 @@ mod tests {
 
     #[test]
     fn audio_output_is_refused_outside_openai() {
-        let e = shaped(Dialect::Groq, &req(r#","modalities":["text","audio"]"#), false).unwrap_err();
+        let e = shaped(
+            Dialect::Groq,
+            &req(r#","modalities":["text","audio"]"#),
+            false,
+        )
+        .unwrap_err();
         assert_eq!(e.param.as_deref(), Some("modalities"));
-        assert!(shaped(Dialect::Openai, &req(r#","modalities":["text","audio"]"#), false).is_ok());
+        assert!(
+            shaped(
+                Dialect::Openai,
+                &req(r#","modalities":["text","audio"]"#),
+                false
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -1,0 +1,40 @@
+//! The gateway's HTTP surface: one axum `Router` for the local server and for Lambda alike.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+
+use crate::state::AppState;
+use crate::{auth, errors, request_id, routes};
+
+/// Builds the router with the whole middleware stack. Layers listed last run first.
+pub fn router(state: Arc<AppState>) -> Router {
+    let v1 = Router::new()
+        .route("/chat/completions", post(routes::chat::create))
+        .route("/embeddings", post(routes::embeddings::create))
+        .route("/models", get(routes::models::list))
+        // Authentication guards every /v1 route, and only those.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
+
+    Router::new()
+        .nest("/v1", v1)
+        .route("/health", get(routes::health::health))
+        // Bodies past the configured size are refused while reading (413).
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        // Framework-made 404/405/413 answers get the OpenAI error shape.
+        .layer(middleware::map_response(errors::openai_shaped))
+        // Every request gets an id before anything else can fail.
+        .layer(middleware::from_fn(request_id::assign))
+        // Keys never reach logs, whatever logs headers.
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+        ]))
+        .with_state(state)
+}

@@ -1,0 +1,59 @@
+//! Assembling the receipt for a finished request and attaching it to responses.
+
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderValue};
+use gateway_core::catalog::ModelEntry;
+use gateway_core::receipt::{
+    Receipt, ReceiptTokens, RoutingDecision, UsageSource, round_ms, round_usd,
+};
+use gateway_core::wire::Usage;
+
+use crate::request_id::RequestContext;
+
+pub const HEADER: &str = "x-llm-gateway";
+/// The body field (and stream chunk field) that carries the receipt.
+pub const FIELD: &str = "x-llm-gateway";
+
+/// What is known about a request once its model is chosen.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    pub context: RequestContext,
+    pub model: ModelEntry,
+    pub decision: RoutingDecision,
+    pub routing_overhead: Duration,
+}
+
+impl Routed {
+    pub fn receipt(&self, usage: &Usage, counted_by: UsageSource) -> Receipt {
+        Receipt {
+            request_id: self.context.id.clone(),
+            routing_decision: self.decision,
+            provider: self.model.provider().to_owned(),
+            model: self.model.id.clone(),
+            cost_usd: round_usd(self.model.cost_usd(usage)),
+            latency_ms: u64::try_from(self.context.received.elapsed().as_millis())
+                .unwrap_or(u64::MAX),
+            routing_overhead_ms: round_ms(self.routing_overhead.as_secs_f64() * 1e3),
+            fallback_used: false,
+            tokens: ReceiptTokens::new(usage, counted_by),
+        }
+    }
+
+    /// The header a stream starts with, before cost and latency are known.
+    pub fn stream_header(&self) -> String {
+        format!(
+            "request_id={}; routing={}; provider={}; model={}; fallback=false",
+            self.context.id,
+            self.decision.as_str(),
+            self.model.provider(),
+            self.model.id
+        )
+    }
+}
+
+pub fn insert_header(headers: &mut HeaderMap, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(HEADER, value);
+    }
+}

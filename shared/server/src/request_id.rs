@@ -1,0 +1,33 @@
+//! Gives every request an id (`req_…`), visible to handlers and returned as `x-request-id`, and
+//! the instant it arrived, from which receipts measure latency.
+
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+pub const HEADER: &str = "x-request-id";
+
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub id: String,
+    pub received: Instant,
+}
+
+pub async fn assign(mut request: Request, next: Next) -> Response {
+    let context = RequestContext {
+        id: format!("req_{}", uuid::Uuid::new_v4().simple()),
+        received: Instant::now(),
+    };
+    let header = HeaderValue::from_str(&context.id).ok();
+    let span = tracing::info_span!("request", request_id = %context.id);
+    request.extensions_mut().insert(context);
+    let mut response = next.run(request).instrument(span).await;
+    if let Some(header) = header {
+        response.headers_mut().insert(HEADER, header);
+    }
+    response
+}

@@ -1,0 +1,85 @@
+//! `POST /v1/chat/completions`: validate, route, call the provider, answer with a receipt.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Extension;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderValue, Response, header};
+use gateway_core::ApiError;
+use gateway_core::receipt::UsageSource;
+use gateway_core::tokens;
+use gateway_core::wire::{ChatRequest, Usage, parse_json_body};
+
+use crate::errors::{ErrorResponse, body_rejection, upstream_timeout};
+use crate::receipts::{self, Routed};
+use crate::request_id::RequestContext;
+use crate::state::AppState;
+use crate::stream;
+
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    Extension(context): Extension<RequestContext>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response<Body>, ErrorResponse> {
+    let body = body.map_err(|r| body_rejection(r, state.max_body_bytes))?;
+    let mut request: ChatRequest = parse_json_body(&body)?;
+    request.validate()?;
+
+    let routing_started = Instant::now();
+    let route = state.router.route_chat(&request)?;
+    let provider = state.provider(route.model.provider())?;
+    let routed = Routed {
+        context,
+        model: route.model.clone(),
+        decision: route.decision,
+        routing_overhead: routing_started.elapsed(),
+    };
+    request.model = routed.model.upstream_name().to_owned();
+    request.routing_hints = None;
+    request.fallback_chain = None;
+
+    if request.is_stream() {
+        return Ok(stream::relay(&state, routed, provider, request).await?);
+    }
+
+    // Kept only to count prompt tokens should the provider not report usage.
+    let messages = request.messages.clone();
+    let mut completion =
+        tokio::time::timeout(state.upstream.request_timeout(), provider.chat(request))
+            .await
+            .map_err(|_| upstream_timeout(provider.id()))?
+            .map_err(|e| e.to_api_error(provider.id()))?;
+
+    let (usage, counted_by) = match &completion.usage {
+        Some(usage) => (usage.clone(), UsageSource::Provider),
+        None => {
+            let mut output = tokens::OutputText::default();
+            completion.for_each_output_text(|t| output.push(t));
+            let usage = Usage::new(tokens::count_prompt(&messages), output.count());
+            completion.usage = Some(usage.clone());
+            (usage, UsageSource::Gateway)
+        }
+    };
+    let receipt = routed.receipt(&usage, counted_by);
+    completion.extra.insert(
+        receipts::FIELD.to_owned(),
+        serde_json::to_value(&receipt).map_err(|_| ApiError::internal())?,
+    );
+    let json = serde_json::to_vec(&completion).map_err(|_| ApiError::internal())?;
+    let mut response = Response::new(Body::from(json));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    receipts::insert_header(response.headers_mut(), &receipt.header_value());
+    tracing::info!(
+        model = %receipt.model,
+        cost_usd = receipt.cost_usd,
+        latency_ms = receipt.latency_ms,
+        "chat completion"
+    );
+    Ok(response)
+}

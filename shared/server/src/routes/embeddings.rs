@@ -1,0 +1,93 @@
+//! `POST /v1/embeddings`: any provider's embedding model, with `encoding_format` honoured by the
+//! gateway itself (providers always return floats to it).
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use gateway_core::ApiError;
+use gateway_core::receipt::{RoutingDecision, UsageSource};
+use gateway_core::wire::{
+    EmbeddingVector, EmbeddingsRequest, EncodingFormat, Usage, parse_json_body,
+};
+use std::time::Instant;
+
+use crate::errors::{ErrorResponse, body_rejection, upstream_timeout};
+use crate::receipts::{self, Routed};
+use crate::request_id::RequestContext;
+use crate::state::AppState;
+
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    Extension(context): Extension<RequestContext>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ErrorResponse> {
+    let body = body.map_err(|r| body_rejection(r, state.max_body_bytes))?;
+    let mut request: EmbeddingsRequest = parse_json_body(&body)?;
+    request.validate()?;
+    let routing_started = Instant::now();
+    let model = state.router.route_embedding(&request.model)?.clone();
+    let provider = state.provider(model.provider())?;
+    let routed = Routed {
+        context,
+        decision: RoutingDecision::Direct,
+        routing_overhead: routing_started.elapsed(),
+        model,
+    };
+    let format = request.encoding_format.unwrap_or_default();
+    request.model = routed.model.upstream_name().to_owned();
+    let mut response = tokio::time::timeout(
+        state.upstream.request_timeout(),
+        provider.embeddings(request),
+    )
+    .await
+    .map_err(|_| upstream_timeout(provider.id()))?
+    .map_err(|e| e.to_api_error(provider.id()))?;
+    if format == EncodingFormat::Base64 {
+        for item in &mut response.data {
+            if let EmbeddingVector::Float(values) = &item.embedding {
+                item.embedding = EmbeddingVector::Base64(encode_base64(values));
+            }
+        }
+    }
+    let usage = Usage::new(response.usage.prompt_tokens, 0);
+    let receipt = routed.receipt(&usage, UsageSource::Provider);
+    let mut body = serde_json::to_value(&response).map_err(|_| ApiError::internal())?;
+    if let Some(object) = body.as_object_mut() {
+        object.insert(
+            receipts::FIELD.to_owned(),
+            serde_json::to_value(&receipt).map_err(|_| ApiError::internal())?,
+        );
+    }
+    let mut response = Json(body).into_response();
+    receipts::insert_header(response.headers_mut(), &receipt.header_value());
+    Ok(response)
+}
+
+/// OpenAI's base64 form: the little-endian bytes of each `f32`.
+fn encode_base64(values: &[f32]) -> String {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_is_little_endian_f32() {
+        let encoded = encode_base64(&[1.0, -2.5]);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap();
+        assert_eq!(
+            bytes,
+            [1.0f32.to_le_bytes(), (-2.5f32).to_le_bytes()].concat()
+        );
+    }
+}

@@ -1,0 +1,58 @@
+//! Everything a request handler borrows, built once at start-up from the configuration.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context;
+use gateway_core::catalog::Catalog;
+use gateway_core::config::{self, Config, EnvSource, UpstreamConfig};
+use gateway_core::keys::GatewayKeyHash;
+use gateway_core::routing::ModelRouter;
+use gateway_core::upstream::Provider;
+use gateway_core::{ApiError, ErrorKind};
+
+pub struct AppState {
+    pub router: ModelRouter,
+    pub providers: HashMap<String, Arc<dyn Provider>>,
+    pub keys: Vec<(String, GatewayKeyHash)>,
+    pub upstream: UpstreamConfig,
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    /// Resolves providers, keys, catalog and routing from a loaded configuration.
+    pub fn from_config(config: &Config, env: &dyn EnvSource) -> anyhow::Result<AppState> {
+        let providers = config::resolve_providers(config, env)?;
+        let keys = config::resolve_keys(config, env)?;
+        let catalog = match &config.catalog.file {
+            Some(path) => Catalog::built_in_extended_by(path)?,
+            None => Catalog::built_in()?,
+        };
+        let router = ModelRouter::new(
+            &catalog,
+            &providers,
+            config.routing.default_model.as_deref(),
+        )?;
+        let client = gateway_providers::http::client(&config.upstream)
+            .context("building the HTTP client for providers")?;
+        let adapters = providers
+            .iter()
+            .map(|p| (p.id.clone(), gateway_providers::build(p, &client)))
+            .collect();
+        Ok(AppState {
+            router,
+            providers: adapters,
+            keys,
+            upstream: config.upstream.clone(),
+            max_body_bytes: config.server.max_body_bytes,
+        })
+    }
+
+    pub fn provider(&self, id: &str) -> Result<Arc<dyn Provider>, ApiError> {
+        self.providers.get(id).cloned().ok_or_else(|| {
+            // The router only returns models of configured providers; reaching this is a bug.
+            tracing::error!(provider = id, "routed to a provider that has no adapter");
+            ApiError::new(ErrorKind::Internal, "The routed provider is not available.")
+        })
+    }
+}

@@ -1,0 +1,325 @@
+//! Relaying a provider's stream to the client as Server-Sent Events.
+//!
+//! Chunks go out as they arrive, byte for byte; the gateway only reads them (usage, finish
+//! reasons, text for counting). Two chunks are touched: the last one, which gains the receipt
+//! (and usage, if the client asked for it and the provider gave none), and a usage-only chunk
+//! the client did not ask for, which is dropped (the gateway always asks providers for usage).
+//!
+//! Until the first chunk arrives nothing is sent, so a provider that fails early still yields a
+//! proper HTTP error. After that, a failure ends the stream with an OpenAI-shaped error event
+//! rather than a hang; a provider that goes quiet for `upstream.idle_timeout_ms` counts as failed.
+//! When the client goes away the response body is dropped, and with it the upstream request.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, Response, header};
+use bytes::{BufMut, BytesMut};
+use futures::{Stream, StreamExt};
+use gateway_core::receipt::{Receipt, UsageSource};
+use gateway_core::upstream::{ChunkStream, Provider, ProviderError, ProviderErrorKind};
+use gateway_core::wire::{ChatRequest, ChunkView, Message, Usage};
+use gateway_core::{ApiError, tokens};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::errors::upstream_timeout;
+use crate::receipts::{self, Routed};
+use crate::state::AppState;
+
+const DONE: &[u8] = b"data: [DONE]\n\n";
+
+pub async fn relay(
+    state: &AppState,
+    routed: Routed,
+    provider: Arc<dyn Provider>,
+    request: ChatRequest,
+) -> Result<Response<Body>, ApiError> {
+    let client_wants_usage = request.wants_stream_usage();
+    let messages = request.messages.clone();
+    let provider_id = provider.id().to_owned();
+    let first_deadline = Instant::now() + state.upstream.first_chunk_timeout();
+
+    let mut upstream = tokio::time::timeout_at(first_deadline, provider.chat_stream(request))
+        .await
+        .map_err(|_| upstream_timeout(&provider_id))?
+        .map_err(|e| e.to_api_error(&provider_id))?;
+    let first = match tokio::time::timeout_at(first_deadline, upstream.next()).await {
+        Err(_) => return Err(upstream_timeout(&provider_id)),
+        Ok(None) => {
+            return Err(ProviderError::new(
+                ProviderErrorKind::StreamInterrupted,
+                "the stream ended before its first chunk",
+            )
+            .to_api_error(&provider_id));
+        }
+        Ok(Some(Err(e))) => return Err(e.to_api_error(&provider_id)),
+        Ok(Some(Ok(chunk))) => chunk,
+    };
+
+    let stream_header = routed.stream_header();
+    let relay = Relay {
+        upstream,
+        pending: Some(first),
+        idle_timeout: state.upstream.idle_timeout(),
+        provider_id,
+        routed,
+        messages,
+        client_wants_usage,
+        out: VecDeque::new(),
+        held: None,
+        meta: None,
+        usage: None,
+        output: tokens::OutputText::default(),
+        saw_finish: false,
+        done: false,
+    };
+    let mut response = Response::new(Body::from_stream(relay.into_stream()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Tells nginx-style proxies in front of the gateway not to buffer the stream.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    receipts::insert_header(headers, &stream_header);
+    Ok(response)
+}
+
+/// A chunk kept back because it may be the last one, which carries the receipt.
+struct Held {
+    chunk: Bytes,
+    has_usage: bool,
+}
+
+/// Identity of the stream's chunks, copied onto a chunk the gateway writes itself.
+struct StreamMeta {
+    id: Option<String>,
+    created: Option<i64>,
+    model: Option<String>,
+}
+
+struct Relay {
+    upstream: ChunkStream,
+    pending: Option<Bytes>,
+    idle_timeout: Duration,
+    provider_id: String,
+    routed: Routed,
+    messages: Vec<Message>,
+    client_wants_usage: bool,
+    out: VecDeque<Bytes>,
+    held: Option<Held>,
+    meta: Option<StreamMeta>,
+    usage: Option<Usage>,
+    output: tokens::OutputText,
+    saw_finish: bool,
+    done: bool,
+}
+
+impl Relay {
+    fn into_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+        futures::stream::unfold(self, |mut relay| async move {
+            let bytes = relay.next_output().await?;
+            Some((Ok(bytes), relay))
+        })
+    }
+
+    async fn next_output(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(bytes) = self.out.pop_front() {
+                return Some(bytes);
+            }
+            if self.done {
+                return None;
+            }
+            let item = match self.pending.take() {
+                Some(chunk) => Some(Ok(chunk)),
+                None => match tokio::time::timeout(self.idle_timeout, self.upstream.next()).await {
+                    Ok(item) => item,
+                    Err(_) => {
+                        self.fail(
+                            ProviderError::new(
+                                ProviderErrorKind::Timeout,
+                                "the provider stopped sending",
+                            )
+                            .to_api_error(&self.provider_id),
+                        );
+                        continue;
+                    }
+                },
+            };
+            match item {
+                Some(Ok(chunk)) => self.on_chunk(chunk),
+                Some(Err(e)) => self.fail(e.to_api_error(&self.provider_id)),
+                None => self.finish(),
+            }
+        }
+    }
+
+    fn on_chunk(&mut self, chunk: Bytes) {
+        let view: ChunkView = match serde_json::from_slice(&chunk) {
+            Ok(view) => view,
+            Err(e) => {
+                return self.fail(
+                    ProviderError::new(
+                        ProviderErrorKind::InvalidResponse,
+                        format!("a stream chunk is not valid JSON ({e})"),
+                    )
+                    .to_api_error(&self.provider_id),
+                );
+            }
+        };
+        if let Some(error) = &view.error {
+            let message = error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("no details given");
+            return self.fail(
+                ProviderError::new(
+                    ProviderErrorKind::StreamInterrupted,
+                    format!("the provider reported an error: {message}"),
+                )
+                .to_api_error(&self.provider_id),
+            );
+        }
+        if self.meta.is_none() {
+            self.meta = Some(StreamMeta {
+                id: view.id.clone(),
+                created: view.created,
+                model: view.model.clone(),
+            });
+        }
+        view.for_each_output_text(|text| self.output.push(text));
+        let has_usage = view.reported_usage().is_some();
+        if let Some(usage) = view.reported_usage() {
+            self.usage = Some(usage.clone());
+        }
+        let usage_only = view.choices.is_empty() && has_usage;
+        if usage_only && !self.client_wants_usage {
+            return;
+        }
+        let finishing = view.has_finish_reason();
+        self.saw_finish |= finishing;
+        if let Some(held) = self.held.take() {
+            self.emit(&held.chunk);
+        }
+        if usage_only || finishing {
+            self.held = Some(Held { chunk, has_usage });
+        } else {
+            self.emit(&chunk);
+        }
+    }
+
+    fn finish(&mut self) {
+        if !self.saw_finish {
+            return self.fail(
+                ProviderError::new(
+                    ProviderErrorKind::StreamInterrupted,
+                    "the provider closed the stream before the model finished",
+                )
+                .to_api_error(&self.provider_id),
+            );
+        }
+        self.done = true;
+        let (usage, counted_by) = match self.usage.take() {
+            Some(usage) => (usage, UsageSource::Provider),
+            None => (
+                Usage::new(tokens::count_prompt(&self.messages), self.output.count()),
+                UsageSource::Gateway,
+            ),
+        };
+        let receipt = self.routed.receipt(&usage, counted_by);
+        let usage_for_client = self.client_wants_usage.then_some(&usage);
+        let last = match self.held.take() {
+            Some(held) if held.has_usage || !self.client_wants_usage => {
+                with_receipt(&held.chunk, &receipt)
+            }
+            Some(held) => {
+                self.emit(&held.chunk);
+                self.closing_chunk(usage_for_client, &receipt)
+            }
+            None => self.closing_chunk(usage_for_client, &receipt),
+        };
+        self.emit(&last);
+        self.out.push_back(Bytes::from_static(DONE));
+        tracing::info!(
+            model = %receipt.model,
+            cost_usd = receipt.cost_usd,
+            latency_ms = receipt.latency_ms,
+            "chat completion stream"
+        );
+    }
+
+    /// Ends the stream with an error event. No `[DONE]` follows: the stream did not finish.
+    fn fail(&mut self, error: ApiError) {
+        tracing::warn!(provider = %self.provider_id, error = %error, "stream failed");
+        if let Some(held) = self.held.take() {
+            self.emit(&held.chunk);
+        }
+        self.emit(error.to_json().as_bytes());
+        self.done = true;
+        self.upstream = Box::pin(futures::stream::empty());
+    }
+
+    fn emit(&mut self, payload: &[u8]) {
+        let mut event = BytesMut::with_capacity(payload.len() + 8);
+        event.put_slice(b"data: ");
+        event.put_slice(payload);
+        event.put_slice(b"\n\n");
+        self.out.push_back(event.freeze());
+    }
+
+    /// A chunk with no choices that carries the receipt, and usage when the client asked.
+    fn closing_chunk(&self, usage: Option<&Usage>, receipt: &Receipt) -> Vec<u8> {
+        let mut chunk = Map::new();
+        let meta = self.meta.as_ref();
+        chunk.insert(
+            "id".into(),
+            Value::from(
+                meta.and_then(|m| m.id.clone())
+                    .unwrap_or_else(|| receipt.request_id.clone()),
+            ),
+        );
+        chunk.insert("object".into(), Value::from("chat.completion.chunk"));
+        chunk.insert(
+            "created".into(),
+            Value::from(meta.and_then(|m| m.created).unwrap_or_default()),
+        );
+        chunk.insert(
+            "model".into(),
+            Value::from(
+                meta.and_then(|m| m.model.clone())
+                    .unwrap_or_else(|| receipt.model.clone()),
+            ),
+        );
+        chunk.insert("choices".into(), Value::Array(Vec::new()));
+        if let Some(usage) = usage {
+            chunk.insert(
+                "usage".into(),
+                serde_json::to_value(usage).unwrap_or(Value::Null),
+            );
+        }
+        chunk.insert(receipts::FIELD.into(), receipt_value(receipt));
+        serde_json::to_vec(&chunk).unwrap_or_default()
+    }
+}
+
+/// The same chunk with the receipt added.
+fn with_receipt(chunk: &[u8], receipt: &Receipt) -> Vec<u8> {
+    match serde_json::from_slice::<Map<String, Value>>(chunk) {
+        Ok(mut object) => {
+            object.insert(receipts::FIELD.into(), receipt_value(receipt));
+            serde_json::to_vec(&object).unwrap_or_else(|_| chunk.to_vec())
+        }
+        // Already parsed once as a chunk, so this cannot happen; keep the bytes if it does.
+        Err(_) => chunk.to_vec(),
+    }
+}
+
+fn receipt_value(receipt: &Receipt) -> Value {
+    serde_json::to_value(receipt).unwrap_or(Value::Null)
+}

@@ -1,0 +1,168 @@
+//! `spawn_app()`: a gateway on port 0 with a fresh configuration and its own fake providers.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway_core::config::Config;
+use gateway_fakes::{Behaviour, CallOutcome, Dialect, FakeOptions, FakeServer, RecordedCall};
+use gateway_server::AppState;
+use gateway_server::serve::{self, RunningGateway};
+use serde_json::{Value, json};
+
+pub const KEY: &str = "llm_gw_dev_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// The simulated providers every test app has, with the models each serves.
+const PROVIDERS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "openai",
+        &[
+            "gpt-4o",
+            "gpt-4o-mini",
+            "gpt-4.1",
+            "gpt-4.1-mini",
+            "gpt-4.1-nano",
+            "o4-mini",
+        ],
+        &["text-embedding-3-small", "text-embedding-3-large"],
+    ),
+    (
+        "groq",
+        &["llama-3.3-70b-versatile", "llama-3.1-8b-instant"],
+        &[],
+    ),
+    (
+        "together",
+        &[
+            "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+            "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo",
+        ],
+        &[],
+    ),
+    (
+        "mistral",
+        &["mistral-large-latest", "mistral-small-latest"],
+        &["mistral-embed"],
+    ),
+];
+
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub fakes: HashMap<String, FakeServer>,
+    gateway: Option<RunningGateway>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with("").await
+}
+
+/// A test app whose configuration has `extra_toml` appended (e.g. an `[upstream]` section).
+pub async fn spawn_app_with(extra_toml: &str) -> TestApp {
+    let mut fakes = HashMap::new();
+    let mut toml = format!("[[auth.keys]]\nname = \"tests\"\nsecret = \"{KEY}\"\n\n");
+    for (provider, models, embedding_models) in PROVIDERS {
+        let fake = start_fake(provider, models, embedding_models).await;
+        toml.push_str(&format!(
+            "[providers.{provider}]\nbase_url = \"{}\"\napi_key = \"fake-{provider}-key\"\n\n",
+            fake.base_url()
+        ));
+        fakes.insert((*provider).to_owned(), fake);
+    }
+    toml.push_str(extra_toml);
+    let config = Config::from_toml(&toml).expect("test configuration");
+    let state = AppState::from_config(&config, &HashMap::<String, String>::new()).expect("state");
+    let gateway = serve::start(Arc::new(state), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("gateway starts");
+    TestApp {
+        url: format!("http://{}", gateway.addr()),
+        client: reqwest::Client::new(),
+        fakes,
+        gateway: Some(gateway),
+    }
+}
+
+pub async fn start_fake(provider: &str, models: &[&str], embedding_models: &[&str]) -> FakeServer {
+    FakeServer::start(
+        Dialect::OpenAi,
+        FakeOptions {
+            api_key: Some(format!("fake-{provider}-key")),
+            models: models.iter().map(|m| m.to_string()).collect(),
+            embedding_models: embedding_models.iter().map(|m| m.to_string()).collect(),
+            behaviour: Behaviour::default(),
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .expect("fake provider starts")
+}
+
+impl TestApp {
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn chat(&self, body: &Value) -> reqwest::Response {
+        self.post("/v1/chat/completions", body).await
+    }
+
+    pub fn fake(&self, provider: &str) -> &FakeServer {
+        &self.fakes[provider]
+    }
+
+    /// Waits (bounded) until the provider's last call has left `InProgress`.
+    pub async fn last_outcome(&self, provider: &str) -> CallOutcome {
+        for _ in 0..200 {
+            if let Some(call) = self.fake(provider).calls().last()
+                && call.outcome != CallOutcome::InProgress
+            {
+                return call.outcome;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        CallOutcome::InProgress
+    }
+
+    pub fn last_call(&self, provider: &str) -> RecordedCall {
+        self.fake(provider)
+            .calls()
+            .last()
+            .cloned()
+            .expect("the provider was called")
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(gateway) = self.gateway.take() {
+            gateway.shutdown().await.expect("clean shutdown");
+        }
+    }
+}
+
+pub fn user(content: &str) -> Value {
+    json!([{"role": "user", "content": content}])
+}
+
+/// The `data:` payloads of an SSE body, in order.
+pub fn sse_events(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The JSON chunks of an SSE body (everything but `[DONE]`).
+pub fn sse_chunks(body: &str) -> Vec<Value> {
+    sse_events(body)
+        .iter()
+        .filter(|e| *e != "[DONE]")
+        .map(|e| serde_json::from_str(e).expect("each event is JSON"))
+        .collect()
+}
