@@ -1,0 +1,176 @@
+//! Fake LLM providers that speak a real provider's HTTP wire protocol.
+//!
+//! The gateway sits between clients and many LLM providers. Its tests need an upstream
+//! that behaves exactly like a provider on the wire, yet is deterministic, free, offline
+//! and controllable: slow first tokens, rate limits, streams that stall or break
+//! mid-way. Demo mode (`--demo`) needs the same thing to run without provider accounts.
+//! A third-party mock could not be made to misbehave precisely enough, so the project
+//! owns this one.
+//!
+//! A [`FakeServer`] serves one [`Dialect`]. It is strict: requests a real provider would
+//! refuse (unknown parameters, out-of-range values, malformed messages) are refused with
+//! that provider's error shape, so gateway bugs surface here instead of in production.
+//!
+//! Replies are deterministic: the same request yields the same content, tool calls and
+//! embeddings (only response ids and timestamps vary). Each request can steer the fake
+//! through `[[fake key=value ...]]` directives embedded in its prompt text, which travel
+//! through the gateway untouched; see the `directives` module for the keys.
+//!
+//! Every request is recorded with its outcome ([`FakeServer::calls`], or
+//! `GET /__fake/calls` for out-of-process tests), so tests can assert what reached the
+//! provider and whether the gateway cancelled it.
+
+mod calls;
+mod content;
+mod directives;
+mod openai;
+mod server;
+mod stream;
+
+use std::{io, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::serve::ListenerExt as _;
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+
+pub use calls::{CallOutcome, RecordedCall};
+
+use calls::CallLog;
+use server::{Shared, Shutdown};
+
+/// How long [`FakeServer::shutdown`] waits for open connections before cutting them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The wire protocol a [`FakeServer`] speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// OpenAI Chat Completions, Embeddings and Models, under any path prefix.
+    OpenAi,
+}
+
+/// What a fake serves and how it behaves by default.
+#[derive(Clone, Debug, Default)]
+pub struct FakeOptions {
+    /// When set, every request must carry `Authorization: Bearer <key>`.
+    pub api_key: Option<String>,
+    /// Chat model ids served. Empty means any model id is accepted.
+    pub models: Vec<String>,
+    /// Embedding model ids served. Empty means any model id is accepted.
+    pub embedding_models: Vec<String>,
+    /// Defaults for every request; per-request directives override them.
+    pub behaviour: Behaviour,
+}
+
+/// Timing applied to replies unless a request's directives say otherwise.
+#[derive(Clone, Debug, Default)]
+pub struct Behaviour {
+    /// Delay before a non-streamed response (including simulated errors).
+    pub latency: Duration,
+    /// Delay before the first event of a streamed response.
+    pub ttft: Duration,
+    /// Delay between consecutive events of a streamed response.
+    pub chunk_delay: Duration,
+}
+
+/// A running fake provider. Stops when [`shutdown`](Self::shutdown) is awaited or when
+/// dropped (then in the background).
+pub struct FakeServer {
+    addr: SocketAddr,
+    log: CallLog,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl FakeServer {
+    /// Binds `bind` (port 0 picks a free port) and starts serving in the background.
+    pub async fn start(
+        dialect: Dialect,
+        options: FakeOptions,
+        bind: SocketAddr,
+    ) -> io::Result<FakeServer> {
+        let listener = TcpListener::bind(bind).await?;
+        let addr = listener.local_addr()?;
+        // Stream events are small and latency-sensitive; Nagle would batch them.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "fake provider could not set TCP_NODELAY");
+            }
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let log = CallLog::default();
+        let shared = Arc::new(Shared {
+            dialect,
+            options,
+            log: log.clone(),
+            shutdown: Shutdown::new(stop_rx.clone()),
+        });
+        let mut signal = Shutdown::new(stop_rx);
+        let serve = axum::serve(listener, server::router(shared))
+            .with_graceful_shutdown(async move { signal.triggered().await });
+        let task = tokio::spawn(async move {
+            if let Err(error) = serve.await {
+                tracing::warn!(%error, "fake provider stopped with an error");
+            }
+        });
+        tracing::debug!(%addr, ?dialect, "fake provider listening");
+        Ok(FakeServer {
+            addr,
+            log,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL for OpenAI-style clients, e.g. `http://127.0.0.1:4100/v1`. An unspecified
+    /// bind address (`0.0.0.0`, `::`) is reported as loopback.
+    pub fn base_url(&self) -> String {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("http://{addr}/v1")
+    }
+
+    /// Every request received so far (except `/__fake/` control requests), in order.
+    pub fn calls(&self) -> Vec<RecordedCall> {
+        self.log.snapshot()
+    }
+
+    /// Stops accepting connections, ends hanging and stalled replies (their connections
+    /// are cut), and waits for open connections to close.
+    pub async fn shutdown(mut self) {
+        self.stop.send_replace(true);
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(addr = %self.addr, "fake provider did not stop in time; aborting it");
+            task.abort();
+        }
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
+
+impl std::fmt::Debug for FakeServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}

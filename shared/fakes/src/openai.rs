@@ -1,0 +1,249 @@
+//! The OpenAI dialect: Chat Completions (streamed or not), Embeddings and Models, under
+//! any path prefix, with OpenAI's validation and error shapes.
+//!
+//! Each request goes through the same steps: route by path suffix, check the method and
+//! the API key, validate the body, check the model, then apply directives (`hang`,
+//! `status`, delays) before answering with generated content.
+
+mod chat_messages;
+mod chat_reply;
+mod chat_request;
+mod chat_tools;
+mod embeddings;
+mod error;
+mod params;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::{
+    Json,
+    body::Body,
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use self::{
+    chat_reply::{Envelope, Reply},
+    chat_request::ChatRequest,
+    embeddings::EmbeddingRequest,
+    error::ApiError,
+};
+use crate::{
+    FakeOptions,
+    calls::{CallGuard, CallOutcome},
+    content::{alphanumeric, fingerprint},
+    directives::Directives,
+    server::{Incoming, Shared, Shutdown, cut_connection},
+    stream::{self, StreamPlan},
+};
+
+/// `created` of every listed model.
+const MODEL_CREATED: u64 = 1_700_000_000;
+
+#[derive(Clone, Copy, Debug)]
+enum Route {
+    ChatCompletions,
+    Embeddings,
+    Models,
+}
+
+impl Route {
+    fn of(path: &str) -> Option<Self> {
+        [
+            ("/chat/completions", Self::ChatCompletions),
+            ("/embeddings", Self::Embeddings),
+            ("/models", Self::Models),
+        ]
+        .into_iter()
+        .find(|(suffix, _)| path.ends_with(suffix))
+        .map(|(_, route)| route)
+    }
+
+    fn method(self) -> &'static str {
+        match self {
+            Self::Models => "GET",
+            Self::ChatCompletions | Self::Embeddings => "POST",
+        }
+    }
+}
+
+pub(crate) async fn handle(shared: &Shared, request: Incoming, call: CallGuard) -> Response {
+    let Some(route) = Route::of(&request.path) else {
+        return reject(call, ApiError::unknown_url(&request.method, &request.path));
+    };
+    if request.method.as_str() != route.method() {
+        return reject(
+            call,
+            ApiError::wrong_method(&request.method, &request.path, route.method()),
+        );
+    }
+    if let Err(error) = authorize(&shared.options, request.authorization.as_deref()) {
+        return reject(call, error);
+    }
+    match route {
+        Route::ChatCompletions => chat(shared, &request.body, call).await,
+        Route::Embeddings => embed(shared, &request.body, call).await,
+        Route::Models => {
+            call.settle(CallOutcome::Completed);
+            models(&shared.options)
+        }
+    }
+}
+
+async fn chat(shared: &Shared, body: &Value, call: CallGuard) -> Response {
+    let request = match ChatRequest::parse(body) {
+        Ok(request) => request,
+        Err(error) => return reject(call, error),
+    };
+    if !serves(&shared.options.models, &request.model) {
+        return reject(call, ApiError::model_not_found(&request.model));
+    }
+    let directives = &request.directives;
+    let timing = directives.timing(&shared.options.behaviour);
+    let mut shutdown = shared.shutdown.clone();
+    let call = match preempt(call, directives, timing.latency, &mut shutdown).await {
+        Ok(call) => call,
+        Err(response) => return response,
+    };
+    let reply = Reply::generate(&request);
+    let envelope = Envelope {
+        id: format!(
+            "chatcmpl-{}",
+            alphanumeric(
+                fingerprint(&[
+                    &request.fingerprint.to_le_bytes(),
+                    &call.sequence().to_le_bytes()
+                ]),
+                29
+            )
+        ),
+        created: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs()),
+        model: &request.model,
+    };
+    let usage = (!directives.omit_usage).then(|| reply.usage(&request));
+    if request.stream {
+        let usage = usage.filter(|_| request.include_usage);
+        let events = reply
+            .chunks(&request, &envelope, usage)
+            .iter()
+            .map(|chunk| Bytes::from(format!("data: {chunk}\n\n")))
+            .chain([Bytes::from_static(b"data: [DONE]\n\n")])
+            .collect();
+        let plan = StreamPlan {
+            ttft: timing.ttft,
+            chunk_delay: timing.chunk_delay,
+            stall_after: directives.stall_after,
+            disconnect_after: directives.disconnect_after,
+        };
+        return event_stream(stream::body(events, plan, call, shutdown));
+    }
+    if shutdown.sleep(timing.latency).await.is_err() {
+        call.settle(CallOutcome::Aborted);
+        return cut_connection("fake provider shut down before replying");
+    }
+    let completion = reply.completion(&request, &envelope, usage);
+    call.settle(CallOutcome::Completed);
+    Json(completion).into_response()
+}
+
+async fn embed(shared: &Shared, body: &Value, call: CallGuard) -> Response {
+    let request = match EmbeddingRequest::parse(body) {
+        Ok(request) => request,
+        Err(error) => return reject(call, error),
+    };
+    if !serves(&shared.options.embedding_models, &request.model) {
+        return reject(call, ApiError::model_not_found(&request.model));
+    }
+    let latency = request.directives.timing(&shared.options.behaviour).latency;
+    let mut shutdown = shared.shutdown.clone();
+    let call = match preempt(call, &request.directives, latency, &mut shutdown).await {
+        Ok(call) => call,
+        Err(response) => return response,
+    };
+    if shutdown.sleep(latency).await.is_err() {
+        call.settle(CallOutcome::Aborted);
+        return cut_connection("fake provider shut down before replying");
+    }
+    let response = request.respond();
+    call.settle(CallOutcome::Completed);
+    response
+}
+
+fn models(options: &FakeOptions) -> Response {
+    let data: Vec<Value> = options
+        .models
+        .iter()
+        .chain(&options.embedding_models)
+        .map(|id| json!({ "id": id, "object": "model", "created": MODEL_CREATED, "owned_by": "fake" }))
+        .collect();
+    Json(json!({ "object": "list", "data": data })).into_response()
+}
+
+/// Answers in place of a reply when the directives ask for it: `hang` never answers
+/// (until shutdown cuts the connection); `status` answers with that error after the
+/// request's latency. Otherwise hands the call back.
+async fn preempt(
+    call: CallGuard,
+    directives: &Directives,
+    latency: Duration,
+    shutdown: &mut Shutdown,
+) -> Result<CallGuard, Response> {
+    if directives.hang {
+        shutdown.triggered().await;
+        call.settle(CallOutcome::Aborted);
+        return Err(cut_connection("fake provider shut down during a hang"));
+    }
+    if let Some(status) = directives.status {
+        if shutdown.sleep(latency).await.is_err() {
+            call.settle(CallOutcome::Aborted);
+            return Err(cut_connection("fake provider shut down before replying"));
+        }
+        return Err(reject(
+            call,
+            ApiError::simulated(status, directives.retry_after),
+        ));
+    }
+    Ok(call)
+}
+
+fn authorize(options: &FakeOptions, authorization: Option<&str>) -> Result<(), ApiError> {
+    let Some(expected) = &options.api_key else {
+        return Ok(());
+    };
+    let token = authorization
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty());
+    match token {
+        Some(token) if token == expected => Ok(()),
+        Some(_) => Err(ApiError::unauthorized(true)),
+        None => Err(ApiError::unauthorized(false)),
+    }
+}
+
+/// An empty list serves every model id.
+fn serves(models: &[String], model: &str) -> bool {
+    models.is_empty() || models.iter().any(|served| served == model)
+}
+
+fn reject(call: CallGuard, error: ApiError) -> Response {
+    tracing::debug!(status = %error.status(), "fake provider rejected a request");
+    call.settle(CallOutcome::Rejected);
+    error.into_response()
+}
+
+fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}

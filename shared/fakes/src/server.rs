@@ -1,0 +1,148 @@
+//! HTTP plumbing shared by all dialects: reading and recording each request, the
+//! `/__fake/` control endpoints, and the shutdown signal that ends deliberate hangs.
+//!
+//! Routing is by path suffix rather than an axum route table because the same fake is
+//! mounted under whatever prefix the emulated provider uses (`/v1`, `/openai/v1`, none).
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::{
+    Dialect, FakeOptions,
+    calls::{CallLog, RecordedCall},
+    openai,
+};
+
+/// Requests larger than this are recorded and validated as if they had no body.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+const CONTROL_PREFIX: &str = "/__fake/";
+const CALLS_PATH: &str = "/__fake/calls";
+
+/// State every handler sees.
+pub(crate) struct Shared {
+    pub dialect: Dialect,
+    pub options: FakeOptions,
+    pub log: CallLog,
+    pub shutdown: Shutdown,
+}
+
+/// A request as the dialects see it, already recorded.
+pub(crate) struct Incoming {
+    pub method: Method,
+    pub path: String,
+    pub authorization: Option<String>,
+    /// The parsed JSON body; `Null` when absent or not JSON.
+    pub body: Value,
+}
+
+/// Resolves once the server is shutting down (or has been dropped).
+#[derive(Clone, Debug)]
+pub(crate) struct Shutdown(watch::Receiver<bool>);
+
+/// The server began shutting down while a reply was waiting.
+#[derive(Debug)]
+pub(crate) struct ShuttingDown;
+
+impl Shutdown {
+    pub(crate) fn new(receiver: watch::Receiver<bool>) -> Self {
+        Self(receiver)
+    }
+
+    pub(crate) async fn triggered(&mut self) {
+        // An error means the sender is gone, which is a shutdown too.
+        let _ = self.0.wait_for(|&stopping| stopping).await;
+    }
+
+    /// Sleeps for `duration` unless the server starts shutting down first.
+    pub(crate) async fn sleep(&mut self, duration: Duration) -> Result<(), ShuttingDown> {
+        if duration.is_zero() {
+            return Ok(());
+        }
+        tokio::select! {
+            () = tokio::time::sleep(duration) => Ok(()),
+            () = self.triggered() => Err(ShuttingDown),
+        }
+    }
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(handle).with_state(shared)
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    if path.starts_with(CONTROL_PREFIX) {
+        return control(&shared, &parts.method, &path);
+    }
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        Err(error) => {
+            tracing::debug!(%error, %path, "fake provider could not read a request body");
+            Value::Null
+        }
+    };
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    tracing::debug!(method = %parts.method, %path, "fake provider request");
+    let call = shared.log.record(RecordedCall::new(
+        parts.method.as_str(),
+        &path,
+        authorization.clone(),
+        body.clone(),
+    ));
+    let incoming = Incoming {
+        method: parts.method,
+        path,
+        authorization,
+        body,
+    };
+    match shared.dialect {
+        Dialect::OpenAi => openai::handle(&shared, incoming, call).await,
+    }
+}
+
+/// Test-facing endpoints; never recorded and never authenticated.
+fn control(shared: &Shared, method: &Method, path: &str) -> Response {
+    if path != CALLS_PATH {
+        return control_error(
+            StatusCode::NOT_FOUND,
+            format!("Unknown control path {path}"),
+        );
+    }
+    if method != Method::GET {
+        let mut response = control_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{CALLS_PATH} only supports GET"),
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET"));
+        return response;
+    }
+    Json(json!({ "calls": shared.log.snapshot() })).into_response()
+}
+
+fn control_error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": { "message": message } }))).into_response()
+}
+
+/// A response whose body fails at once, making hyper cut the connection instead of
+/// answering: what a client sees when a provider dies mid-request.
+pub(crate) fn cut_connection(reason: &'static str) -> Response {
+    let failure = futures::stream::once(async move {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::other(reason))
+    });
+    Response::new(Body::from_stream(failure))
+}
