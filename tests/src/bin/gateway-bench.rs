@@ -1,0 +1,360 @@
+//! `gateway-bench`: what the gateway adds on top of a provider, measured.
+//!
+//! Starts a fake provider and the release `llm-gateway` binary as separate processes, then sends
+//! the same requests straight to the fake ("direct") and through the gateway, in the same run:
+//!
+//! 1. concurrency 1: latency percentiles of both, and their difference (the added latency);
+//! 2. a fixed arrival rate (open loop, latency measured from each request's scheduled time);
+//! 3. a sustained rate (default 5,000 requests/s): achieved rate and errors;
+//! 4. saturation: closed-loop throughput with many connections;
+//! 5. streams: time to first chunk and the gaps between chunks, direct and through the gateway;
+//! 6. the gateway's peak resident memory (VmHWM).
+//!
+//! Run it with `tests/bench.sh`, which builds both binaries in release mode first.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const GATEWAY_KEY: &str =
+    "llm_gw_dev_benchbenchbenchbenchbenchbenchbenchbenchbenchbenchbenchbench0000";
+const PROVIDER_KEY: &str = "bench-provider-key";
+
+#[derive(Parser)]
+#[command(about = "Measures the latency, throughput and memory the gateway adds over a provider.")]
+struct Args {
+    /// The `llm-gateway` binary (default: next to this one).
+    #[arg(long)]
+    gateway_bin: Option<PathBuf>,
+    /// Requests per side at concurrency 1.
+    #[arg(long, default_value_t = 3000)]
+    serial_requests: usize,
+    /// Arrival rate of the fixed-rate phase, requests per second.
+    #[arg(long, default_value_t = 1000)]
+    fixed_rate: u64,
+    /// Arrival rate of the sustained phase, requests per second.
+    #[arg(long, default_value_t = 5000)]
+    sustained_rate: u64,
+    /// Length of each rate phase, seconds.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Connections of the saturation phase.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Streams per side in the streaming phase.
+    #[arg(long, default_value_t = 300)]
+    streams: usize,
+}
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+struct Target {
+    url: String,
+    key: &'static str,
+    body: Bytes,
+    stream_body: Bytes,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let bin = match &args.gateway_bin {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("no parent folder")?
+            .join("llm-gateway"),
+    };
+    if !bin.exists() {
+        bail!("{} not found: build it with `cargo build --release -p llm-gateway`", bin.display());
+    }
+
+    let (mut fake, fake_url) = start(&bin, &["fake", "--bind", "127.0.0.1:0", "--api-key", PROVIDER_KEY, "--models", "gpt-4o-mini"], "fake provider listening on ").await?;
+    let config_dir = std::env::temp_dir().join(format!("gateway-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&config_dir)?;
+    let config = config_dir.join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[auth.keys]]\nname = \"bench\"\nsecret = \"{GATEWAY_KEY}\"\n\n[providers.openai]\nbase_url = \"{fake_url}\"\napi_key = \"{PROVIDER_KEY}\"\n"
+        ),
+    )?;
+    let config_arg = config.display().to_string();
+    let (mut gateway, gateway_url) = start(&bin, &["serve", "--config", &config_arg, "--bind", "127.0.0.1:0"], "LLM Gateway listening on ").await?;
+    let gateway_pid = gateway.id().context("gateway pid")?;
+
+    let prompt = r#"[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"What is the capital of France? Answer in one short sentence."}]"#;
+    let direct = Arc::new(Target {
+        url: format!("{fake_url}/chat/completions"),
+        key: PROVIDER_KEY,
+        body: Bytes::from(format!(r#"{{"model":"gpt-4o-mini","messages":{prompt},"max_tokens":64}}"#)),
+        stream_body: Bytes::from(stream_request("gpt-4o-mini")),
+    });
+    let through = Arc::new(Target {
+        url: format!("{gateway_url}/v1/chat/completions"),
+        key: GATEWAY_KEY,
+        body: Bytes::from(format!(r#"{{"model":"openai/gpt-4o-mini","messages":{prompt},"max_tokens":64}}"#)),
+        stream_body: Bytes::from(stream_request("openai/gpt-4o-mini")),
+    });
+
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(4096)
+        .build(connector);
+
+    println!("gateway-bench: {} (pid {gateway_pid}) over a fake provider; all on this machine\n", bin.display());
+
+    // 1. Concurrency 1, direct and gateway interleaved so both see the same machine state.
+    for _ in 0..300 {
+        call(&client, &direct).await?;
+        call(&client, &through).await?;
+    }
+    let mut d = Vec::with_capacity(args.serial_requests);
+    let mut g = Vec::with_capacity(args.serial_requests);
+    for _ in 0..args.serial_requests {
+        d.push(call(&client, &direct).await?);
+        g.push(call(&client, &through).await?);
+    }
+    report_pair("concurrency 1", &mut d, &mut g);
+
+    // 2. A fixed arrival rate.
+    let (mut d, de) = open_loop(&client, &direct, args.fixed_rate, args.seconds).await;
+    let (mut g, ge) = open_loop(&client, &through, args.fixed_rate, args.seconds).await;
+    report_pair(&format!("fixed rate {} req/s", args.fixed_rate), &mut d, &mut g);
+    println!("  errors: direct {de}, gateway {ge}\n");
+
+    // 3. A sustained rate through the gateway.
+    let started = Instant::now();
+    let (mut s, se) = open_loop(&client, &through, args.sustained_rate, args.seconds).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    println!("sustained {} req/s through the gateway for {} s", args.sustained_rate, args.seconds);
+    println!(
+        "  completed {} in {:.2} s = {:.0} req/s, errors {se}; latency {}\n",
+        s.len(),
+        elapsed,
+        s.len() as f64 / elapsed,
+        summary(&mut s)
+    );
+
+    // 4. Saturation.
+    let (count, errors) = saturate(&client, &through, args.connections, args.seconds).await;
+    println!(
+        "saturation ({} connections, closed loop, {} s): {:.0} req/s through the gateway, errors {errors}\n",
+        args.connections,
+        args.seconds,
+        count as f64 / args.seconds as f64
+    );
+
+    // 5. Streams.
+    let mut ttft_d = Vec::new();
+    let mut ttft_g = Vec::new();
+    let mut gaps_d = Vec::new();
+    let mut gaps_g = Vec::new();
+    for _ in 0..args.streams {
+        let (t, mut gaps) = stream(&client, &direct).await?;
+        ttft_d.push(t);
+        gaps_d.append(&mut gaps);
+        let (t, mut gaps) = stream(&client, &through).await?;
+        ttft_g.push(t);
+        gaps_g.append(&mut gaps);
+    }
+    report_pair("streams: time to first chunk", &mut ttft_d, &mut ttft_g);
+    report_pair("streams: gap between chunks (provider paces 2 ms)", &mut gaps_d, &mut gaps_g);
+
+    // 6. Memory.
+    let status = std::fs::read_to_string(format!("/proc/{gateway_pid}/status")).unwrap_or_default();
+    for line in status.lines().filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS")) {
+        println!("gateway memory: {}", line.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+
+    let _ = gateway.kill().await;
+    let _ = fake.kill().await;
+    let _ = std::fs::remove_dir_all(&config_dir);
+    Ok(())
+}
+
+fn stream_request(model: &str) -> String {
+    format!(
+        r#"{{"model":"{model}","stream":true,"messages":[{{"role":"user","content":"[[fake words=40 chunk_delay_ms=2]] Tell me a story."}}]}}"#
+    )
+}
+
+/// Starts a child and waits for its "listening on URL" line.
+async fn start(bin: &PathBuf, args: &[&str], marker: &str) -> anyhow::Result<(Child, String)> {
+    let mut child = Command::new(bin)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let Some(line) = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await?? else {
+            break;
+        };
+        if let Some(url) = line.strip_prefix(marker) {
+            let url = url.trim().to_owned();
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Ok((child, url));
+        }
+    }
+    bail!("{} {:?} did not report its address", bin.display(), args)
+}
+
+fn request(target: &Target, body: Bytes) -> Request<Full<Bytes>> {
+    Request::post(&target.url)
+        .header("authorization", format!("Bearer {}", target.key))
+        .header("content-type", "application/json")
+        .body(Full::new(body))
+        .unwrap_or_default()
+}
+
+async fn call(client: &HttpClient, target: &Target) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let response = client.request(request(target, target.body.clone())).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    if !status.is_success() {
+        bail!("{} answered {status}: {}", target.url, String::from_utf8_lossy(&body));
+    }
+    Ok(started.elapsed())
+}
+
+/// Time to the first `data:` event, and the gaps between later events.
+async fn stream(client: &HttpClient, target: &Target) -> anyhow::Result<(Duration, Vec<Duration>)> {
+    let started = Instant::now();
+    let response = client.request(request(target, target.stream_body.clone())).await?;
+    if !response.status().is_success() {
+        bail!("{} answered {}", target.url, response.status());
+    }
+    let mut body = response.into_body();
+    let mut first = None;
+    let mut last = None;
+    let mut gaps = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame?;
+        let Some(data) = frame.data_ref() else { continue };
+        if !data.windows(5).any(|w| w == b"data:") {
+            continue;
+        }
+        let now = Instant::now();
+        match last {
+            None => first = Some(now - started),
+            Some(previous) => gaps.push(now - previous),
+        }
+        last = Some(now);
+    }
+    Ok((first.context("no chunk")?, gaps))
+}
+
+/// Sends requests at a fixed rate whatever the answers do; latency counts from the scheduled time.
+async fn open_loop(client: &HttpClient, target: &Arc<Target>, rate: u64, seconds: u64) -> (Vec<Duration>, u64) {
+    let total = rate * seconds;
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let due = started + Duration::from_nanos(i * 1_000_000_000 / rate);
+        let now = Instant::now();
+        if due > now {
+            tokio::time::sleep(due - now).await;
+        }
+        let client = client.clone();
+        let target = target.clone();
+        let errors = errors.clone();
+        tasks.push(tokio::spawn(async move {
+            match call(&client, &target).await {
+                Ok(_) => Some(due.elapsed()),
+                Err(_) => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        if let Ok(Some(latency)) = task.await {
+            latencies.push(latency);
+        }
+    }
+    (latencies, errors.load(Ordering::Relaxed))
+}
+
+async fn saturate(client: &HttpClient, target: &Arc<Target>, connections: usize, seconds: u64) -> (u64, u64) {
+    let done = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let (client, target, done, errors) = (client.clone(), target.clone(), done.clone(), errors.clone());
+            tokio::spawn(async move {
+                while Instant::now() < until {
+                    match call(&client, &target).await {
+                        Ok(_) => done.fetch_add(1, Ordering::Relaxed),
+                        Err(_) => errors.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        let _ = worker.await;
+    }
+    (done.load(Ordering::Relaxed), errors.load(Ordering::Relaxed))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn summary(values: &mut [Duration]) -> String {
+    values.sort_unstable();
+    format!(
+        "p50 {:.0} µs, p90 {:.0} µs, p99 {:.0} µs, max {:.0} µs (n={})",
+        micros(percentile(values, 50.0)),
+        micros(percentile(values, 90.0)),
+        micros(percentile(values, 99.0)),
+        micros(values.last().copied().unwrap_or_default()),
+        values.len()
+    )
+}
+
+fn report_pair(title: &str, direct: &mut [Duration], gateway: &mut [Duration]) {
+    println!("{title}");
+    println!("  direct:  {}", summary(direct));
+    println!("  gateway: {}", summary(gateway));
+    let added = |p: f64| micros(percentile(gateway, p)) - micros(percentile(direct, p));
+    println!(
+        "  added:   p50 {:+.0} µs, p90 {:+.0} µs, p99 {:+.0} µs\n",
+        added(50.0),
+        added(90.0),
+        added(99.0)
+    );
+}
