@@ -156,9 +156,6 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    // The tokenizer's tables take a moment to load; no request should wait for that.
-    tokio::task::spawn_blocking(gateway_core::tokens::warm_up);
-
     let state = AppState::from_config(&config, &ProcessEnv)?;
     if state.keys.is_empty() {
         anyhow::bail!(

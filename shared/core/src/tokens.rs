@@ -1,6 +1,10 @@
 //! Token counting with a real tokenizer (`o200k_base`, the encoding of OpenAI's current models),
 //! for usage a provider did not report. Other providers' tokenizers differ by a few percent; the
 //! receipt says when counts are the gateway's own.
+//!
+//! The tokenizer's tables take tens of megabytes and a few hundred milliseconds to build, and
+//! providers that report usage never need them: they are built on first use. Counting is CPU
+//! work, so callers on an async runtime run it on the blocking pool.
 
 use tiktoken_rs::CoreBPE;
 
@@ -12,11 +16,6 @@ const REPLY_PRIMING_TOKENS: u64 = 3;
 
 fn encoder() -> &'static CoreBPE {
     tiktoken_rs::o200k_base_singleton()
-}
-
-/// Loads the tokenizer's tables (a few hundred milliseconds), so no request pays for it.
-pub fn warm_up() {
-    let _ = encoder().encode_ordinary("warm up");
 }
 
 pub fn count_text(text: &str) -> u64 {

@@ -14,9 +14,20 @@ use gateway_core::config::ResolvedProvider;
 use gateway_core::providers::Dialect;
 use gateway_core::upstream::Provider;
 
+#[derive(Debug, thiserror::Error)]
+#[error("providers.{provider}.base_url: `{url}` is not a valid URL ({reason})")]
+pub struct InvalidBaseUrl {
+    provider: String,
+    url: String,
+    reason: String,
+}
+
 /// Builds the adapter for a configured provider.
-pub fn build(provider: &ResolvedProvider, client: &reqwest::Client) -> Arc<dyn Provider> {
-    match provider.dialect {
+pub fn build(
+    provider: &ResolvedProvider,
+    client: &reqwest::Client,
+) -> Result<Arc<dyn Provider>, InvalidBaseUrl> {
+    Ok(match provider.dialect {
         Dialect::Openai
         | Dialect::Groq
         | Dialect::Together
@@ -24,6 +35,16 @@ pub fn build(provider: &ResolvedProvider, client: &reqwest::Client) -> Arc<dyn P
         | Dialect::OpenaiCompatible => Arc::new(openai_compatible::OpenAiCompatible::new(
             provider,
             client.clone(),
-        )),
-    }
+        )?),
+    })
+}
+
+/// `base_url` joined with an endpoint path, parsed once at start-up rather than per request.
+fn endpoint(provider: &ResolvedProvider, path: &str) -> Result<reqwest::Url, InvalidBaseUrl> {
+    let url = format!("{}{path}", provider.base_url);
+    reqwest::Url::parse(&url).map_err(|e| InvalidBaseUrl {
+        provider: provider.id.clone(),
+        url: provider.base_url.clone(),
+        reason: e.to_string(),
+    })
 }

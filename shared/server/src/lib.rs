@@ -20,5 +20,6 @@ pub mod serve;
 pub mod state;
 pub mod stream;
 pub mod telemetry;
+pub mod usage;
 
 pub use state::AppState;

@@ -37,8 +37,8 @@ impl AppState {
             .context("building the HTTP client for providers")?;
         let adapters = providers
             .iter()
-            .map(|p| (p.id.clone(), gateway_providers::build(p, &client)))
-            .collect();
+            .map(|p| Ok((p.id.clone(), gateway_providers::build(p, &client)?)))
+            .collect::<Result<_, gateway_providers::InvalidBaseUrl>>()?;
         Ok(AppState {
             router,
             providers: adapters,

@@ -28,6 +28,7 @@ use tokio::time::Instant;
 
 use crate::errors::upstream_timeout;
 use crate::receipts::{self, Routed};
+use crate::usage;
 use crate::state::AppState;
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
@@ -155,7 +156,7 @@ impl Relay {
             match item {
                 Some(Ok(chunk)) => self.on_chunk(chunk),
                 Some(Err(e)) => self.fail(e.to_api_error(&self.provider_id)),
-                None => self.finish(),
+                None => self.finish().await,
             }
         }
     }
@@ -214,7 +215,7 @@ impl Relay {
         }
     }
 
-    fn finish(&mut self) {
+    async fn finish(&mut self) {
         if !self.saw_finish {
             return self.fail(
                 ProviderError::new(
@@ -228,7 +229,11 @@ impl Relay {
         let (usage, counted_by) = match self.usage.take() {
             Some(usage) => (usage, UsageSource::Provider),
             None => (
-                Usage::new(tokens::count_prompt(&self.messages), self.output.count()),
+                usage::count(
+                    std::mem::take(&mut self.messages),
+                    std::mem::take(&mut self.output),
+                )
+                .await,
                 UsageSource::Gateway,
             ),
         };

@@ -19,31 +19,35 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use crate::http::transport_error;
+use crate::{InvalidBaseUrl, endpoint};
 
 pub struct OpenAiCompatible {
     id: String,
     dialect: Dialect,
-    chat_url: String,
-    embeddings_url: String,
+    chat_url: reqwest::Url,
+    embeddings_url: reqwest::Url,
     api_key: Option<SecretString>,
     client: reqwest::Client,
 }
 
 impl OpenAiCompatible {
-    pub fn new(provider: &ResolvedProvider, client: reqwest::Client) -> Self {
-        OpenAiCompatible {
+    pub fn new(
+        provider: &ResolvedProvider,
+        client: reqwest::Client,
+    ) -> Result<Self, InvalidBaseUrl> {
+        Ok(OpenAiCompatible {
             id: provider.id.clone(),
             dialect: provider.dialect,
-            chat_url: format!("{}/chat/completions", provider.base_url),
-            embeddings_url: format!("{}/embeddings", provider.base_url),
+            chat_url: endpoint(provider, "/chat/completions")?,
+            embeddings_url: endpoint(provider, "/embeddings")?,
             api_key: provider.api_key.clone(),
             client,
-        }
+        })
     }
 
     async fn post(
         &self,
-        url: &str,
+        url: &reqwest::Url,
         body: &impl Serialize,
         stream: bool,
     ) -> Result<reqwest::Response, ProviderError> {
@@ -55,7 +59,7 @@ impl OpenAiCompatible {
         })?;
         let mut request = self
             .client
-            .post(url)
+            .post(url.clone())
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
         if stream {

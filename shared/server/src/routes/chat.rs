@@ -11,13 +11,13 @@ use axum::http::{HeaderValue, Response, header};
 use gateway_core::ApiError;
 use gateway_core::receipt::UsageSource;
 use gateway_core::tokens;
-use gateway_core::wire::{ChatRequest, Usage, parse_json_body};
+use gateway_core::wire::{ChatRequest, parse_json_body};
 
 use crate::errors::{ErrorResponse, body_rejection, upstream_timeout};
 use crate::receipts::{self, Routed};
 use crate::request_id::RequestContext;
 use crate::state::AppState;
-use crate::stream;
+use crate::{stream, usage};
 
 pub async fn create(
     State(state): State<Arc<AppState>>,
@@ -58,7 +58,7 @@ pub async fn create(
         None => {
             let mut output = tokens::OutputText::default();
             completion.for_each_output_text(|t| output.push(t));
-            let usage = Usage::new(tokens::count_prompt(&messages), output.count());
+            let usage = usage::count(messages, output).await;
             completion.usage = Some(usage.clone());
             (usage, UsageSource::Gateway)
         }

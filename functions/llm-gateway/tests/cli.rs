@@ -1,0 +1,156 @@
+//! The `llm-gateway` command as a user runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_llm-gateway");
+const DEMO_KEY: &str = "llm_gw_dev_cafecafecafecafecafecafecafecafecafecafecafecafecafecafecafecafe";
+
+/// A child process killed when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `serve` and returns it with the lines it printed up to the demo hint.
+fn serve(args: &[&str], env: &[(&str, &str)]) -> (Running, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("OPENAI_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let running = Running(child);
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let last = line.starts_with("Try:");
+        lines.push(line);
+        if last {
+            break;
+        }
+    }
+    (running, lines)
+}
+
+fn address(lines: &[String]) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix("LLM Gateway listening on "))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn help_documents_the_subcommands_and_the_demo_key_variable() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for word in ["serve", "keygen", "check-config", "LLM_GATEWAY_DEMO_KEY", "OPENAI_API_KEY"] {
+        assert!(help.contains(word), "{word} missing from:\n{help}");
+    }
+    let out = Command::new(BIN).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for word in ["--config", "--bind", "--demo"] {
+        assert!(help.contains(word), "{word} missing from:\n{help}");
+    }
+}
+
+#[tokio::test]
+async fn serve_demo_prints_the_fixed_key_and_serves_every_simulated_provider() {
+    let (_gateway, lines) = serve(
+        &["--demo", "--bind", "127.0.0.1:0"],
+        &[("LLM_GATEWAY_DEMO_KEY", DEMO_KEY)],
+    );
+    assert!(lines.contains(&format!("Demo key: {DEMO_KEY}")), "{lines:?}");
+    let url = address(&lines);
+    let client = reqwest::Client::new();
+    let models: serde_json::Value = client
+        .get(format!("{url}/v1/models"))
+        .bearer_auth(DEMO_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    for provider in ["openai/", "groq/", "together/", "mistral/"] {
+        assert!(ids.iter().any(|id| id.starts_with(provider)), "{provider} in {ids:?}");
+    }
+    assert!(ids.contains(&"openai/text-embedding-3-small"), "{ids:?}");
+    let answer: serde_json::Value = client
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(DEMO_KEY)
+        .json(&serde_json::json!({"model": "auto", "messages": [{"role": "user", "content": "Hello, world!"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(answer["choices"][0]["message"]["content"].as_str().unwrap().contains("Hello, world!"));
+    assert_eq!(answer["x-llm-gateway"]["routing_decision"], "cost_optimized");
+}
+
+#[test]
+fn serve_without_keys_refuses_to_start_and_says_why() {
+    let out = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env_remove("LLM_GATEWAY_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("no gateway keys"), "{err}");
+}
+
+#[test]
+fn check_config_names_the_bad_field() {
+    let dir = std::env::temp_dir().join(format!("llm-gateway-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, "[upstream]\nidle_timeout_ms = \"soon\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", "--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("upstream.idle_timeout_ms"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn keygen_prints_a_key_and_its_hash() {
+    let out = Command::new(BIN).args(["keygen", "--env", "prod"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let key = text.lines().find_map(|l| l.strip_prefix("key:    ")).unwrap();
+    assert!(key.starts_with("llm_gw_prod_") && key.len() == "llm_gw_prod_".len() + 64, "{key}");
+    let hash = text.lines().find_map(|l| l.strip_prefix("sha256: ")).unwrap();
+    assert_eq!(hash, gateway_core::keys::GatewayKeyHash::of(key).to_hex());
+}
+
+#[test]
+fn an_env_override_reaches_the_configuration() {
+    let out = Command::new(BIN)
+        .args(["check-config"])
+        .env("LLM_GATEWAY__UPSTREAM__IDLE_TIMEOUT_MS", "not-a-number")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("upstream.idle_timeout_ms"), "{err}");
+}
