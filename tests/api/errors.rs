@@ -231,3 +231,18 @@ async fn a_provider_rejecting_the_gateways_key_never_leaks_it() {
     assert!(text.contains("credentials"), "{text}");
     assert_eq!(upstream.calls().len(), 1);
 }
+
+#[tokio::test]
+async fn a_client_that_gives_up_cancels_the_provider_call() {
+    let app = spawn_app().await;
+    let result = app
+        .client
+        .post(format!("{}/v1/chat/completions", app.url))
+        .bearer_auth(KEY)
+        .timeout(std::time::Duration::from_millis(300))
+        .json(&json!({"model": "openai/gpt-4o", "messages": user("[[fake latency_ms=10000]]")}))
+        .send()
+        .await;
+    assert!(result.is_err(), "the client timed out");
+    assert_eq!(app.last_outcome("openai").await, gateway_fakes::CallOutcome::ClientDisconnected);
+}

@@ -7,7 +7,8 @@
 //! 2. a fixed arrival rate (open loop, latency measured from each request's scheduled time);
 //! 3. a sustained rate (default 5,000 requests/s): achieved rate and errors;
 //! 4. saturation: closed-loop throughput with many connections;
-//! 5. streams: time to first chunk and the gaps between chunks, direct and through the gateway;
+//! 5. streams: time to first chunk (streams back to back), then the gaps between content chunks
+//!    of a provider pacing them 2 ms apart, and how long the closing chunk follows the last one;
 //! 6. the gateway's peak resident memory (VmHWM).
 //!
 //! Run it with `tests/bench.sh`, which builds both binaries in release mode first.
@@ -65,7 +66,10 @@ struct Target {
     url: String,
     key: &'static str,
     body: Bytes,
-    stream_body: Bytes,
+    /// A short stream with no pacing: time to first chunk.
+    quick_stream: Bytes,
+    /// A stream paced 2 ms per chunk: chunk gaps.
+    paced_stream: Bytes,
 }
 
 #[tokio::main]
@@ -101,13 +105,15 @@ async fn main() -> anyhow::Result<()> {
         url: format!("{fake_url}/chat/completions"),
         key: PROVIDER_KEY,
         body: Bytes::from(format!(r#"{{"model":"gpt-4o-mini","messages":{prompt},"max_tokens":64}}"#)),
-        stream_body: Bytes::from(stream_request("gpt-4o-mini")),
+        quick_stream: Bytes::from(stream_request("gpt-4o-mini", QUICK)),
+        paced_stream: Bytes::from(stream_request("gpt-4o-mini", PACED)),
     });
     let through = Arc::new(Target {
         url: format!("{gateway_url}/v1/chat/completions"),
         key: GATEWAY_KEY,
         body: Bytes::from(format!(r#"{{"model":"openai/gpt-4o-mini","messages":{prompt},"max_tokens":64}}"#)),
-        stream_body: Bytes::from(stream_request("openai/gpt-4o-mini")),
+        quick_stream: Bytes::from(stream_request("openai/gpt-4o-mini", QUICK)),
+        paced_stream: Bytes::from(stream_request("openai/gpt-4o-mini", PACED)),
     });
 
     let mut connector = HttpConnector::new();
@@ -162,18 +168,22 @@ async fn main() -> anyhow::Result<()> {
     // 5. Streams.
     let mut ttft_d = Vec::new();
     let mut ttft_g = Vec::new();
-    let mut gaps_d = Vec::new();
-    let mut gaps_g = Vec::new();
     for _ in 0..args.streams {
-        let (t, mut gaps) = stream(&client, &direct).await?;
-        ttft_d.push(t);
-        gaps_d.append(&mut gaps);
-        let (t, mut gaps) = stream(&client, &through).await?;
-        ttft_g.push(t);
-        gaps_g.append(&mut gaps);
+        ttft_d.push(stream(&client, &direct, &direct.quick_stream).await?.first);
+        ttft_g.push(stream(&client, &through, &through.quick_stream).await?.first);
     }
     report_pair("streams: time to first chunk", &mut ttft_d, &mut ttft_g);
-    report_pair("streams: gap between chunks (provider paces 2 ms)", &mut gaps_d, &mut gaps_g);
+    let (mut gaps_d, mut gaps_g, mut close_d, mut close_g) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..args.streams / 4 {
+        let d = stream(&client, &direct, &direct.paced_stream).await?;
+        gaps_d.extend(d.content_gaps);
+        close_d.push(d.closing_gap);
+        let g = stream(&client, &through, &through.paced_stream).await?;
+        gaps_g.extend(g.content_gaps);
+        close_g.push(g.closing_gap);
+    }
+    report_pair("streams: gap between content chunks (provider paces 2 ms)", &mut gaps_d, &mut gaps_g);
+    report_pair("streams: last content chunk to closing chunk", &mut close_d, &mut close_g);
 
     // 6. Memory.
     let status = std::fs::read_to_string(format!("/proc/{gateway_pid}/status")).unwrap_or_default();
@@ -187,9 +197,12 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn stream_request(model: &str) -> String {
+const QUICK: &str = "[[fake words=3]]";
+const PACED: &str = "[[fake words=40 chunk_delay_ms=2]]";
+
+fn stream_request(model: &str, directive: &str) -> String {
     format!(
-        r#"{{"model":"{model}","stream":true,"messages":[{{"role":"user","content":"[[fake words=40 chunk_delay_ms=2]] Tell me a story."}}]}}"#
+        r#"{{"model":"{model}","stream":true,"messages":[{{"role":"user","content":"{directive} Tell me a story."}}]}}"#
     )
 }
 
@@ -238,31 +251,49 @@ async fn call(client: &HttpClient, target: &Target) -> anyhow::Result<Duration> 
     Ok(started.elapsed())
 }
 
-/// Time to the first `data:` event, and the gaps between later events.
-async fn stream(client: &HttpClient, target: &Target) -> anyhow::Result<(Duration, Vec<Duration>)> {
+struct StreamTiming {
+    first: Duration,
+    /// Between consecutive events that carry content.
+    content_gaps: Vec<Duration>,
+    /// From the last content event to the event that closes the stream (finish reason, receipt).
+    closing_gap: Duration,
+}
+
+async fn stream(client: &HttpClient, target: &Target, body: &Bytes) -> anyhow::Result<StreamTiming> {
     let started = Instant::now();
-    let response = client.request(request(target, target.stream_body.clone())).await?;
+    let response = client.request(request(target, body.clone())).await?;
     if !response.status().is_success() {
         bail!("{} answered {}", target.url, response.status());
     }
     let mut body = response.into_body();
     let mut first = None;
-    let mut last = None;
-    let mut gaps = Vec::new();
+    let mut last_content = None;
+    let mut content_gaps = Vec::new();
+    let mut closing_gap = Duration::ZERO;
     while let Some(frame) = body.frame().await {
         let frame = frame?;
         let Some(data) = frame.data_ref() else { continue };
-        if !data.windows(5).any(|w| w == b"data:") {
-            continue;
-        }
         let now = Instant::now();
-        match last {
-            None => first = Some(now - started),
-            Some(previous) => gaps.push(now - previous),
+        for event in data.split(|b| *b == b'\n').filter(|l| l.starts_with(b"data: {")) {
+            first.get_or_insert(now - started);
+            let has_content = event
+                .windows(12)
+                .any(|w| w.starts_with(br#""content":""#) && w[11] != b'"');
+            match (has_content, last_content) {
+                (true, Some(previous)) => content_gaps.push(now - previous),
+                (false, Some(previous)) if closing_gap.is_zero() => closing_gap = now - previous,
+                _ => {}
+            }
+            if has_content {
+                last_content = Some(now);
+            }
         }
-        last = Some(now);
     }
-    Ok((first.context("no chunk")?, gaps))
+    Ok(StreamTiming {
+        first: first.context("no chunk")?,
+        content_gaps,
+        closing_gap,
+    })
 }
 
 /// Sends requests at a fixed rate whatever the answers do; latency counts from the scheduled time.
