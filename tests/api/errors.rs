@@ -244,5 +244,8 @@ async fn a_client_that_gives_up_cancels_the_provider_call() {
         .send()
         .await;
     assert!(result.is_err(), "the client timed out");
-    assert_eq!(app.last_outcome("openai").await, gateway_fakes::CallOutcome::ClientDisconnected);
+    assert_eq!(
+        app.last_outcome("openai").await,
+        gateway_fakes::CallOutcome::ClientDisconnected
+    );
 }

@@ -14,9 +14,10 @@ use serde_json::{Value, json};
 pub const KEY: &str = "llm_gw_dev_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// The simulated providers every test app has, with the models each serves.
-const PROVIDERS: &[(&str, &[&str], &[&str])] = &[
+const PROVIDERS: &[(&str, Dialect, &[&str], &[&str])] = &[
     (
         "openai",
+        Dialect::OpenAi,
         &[
             "gpt-4o",
             "gpt-4o-mini",
@@ -29,11 +30,13 @@ const PROVIDERS: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "groq",
+        Dialect::Groq,
         &["llama-3.3-70b-versatile", "llama-3.1-8b-instant"],
         &[],
     ),
     (
         "together",
+        Dialect::Together,
         &[
             "meta-llama/Llama-3.3-70B-Instruct-Turbo",
             "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo",
@@ -42,6 +45,7 @@ const PROVIDERS: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "mistral",
+        Dialect::Mistral,
         &["mistral-large-latest", "mistral-small-latest"],
         &["mistral-embed"],
     ),
@@ -62,8 +66,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(extra_toml: &str) -> TestApp {
     let mut fakes = HashMap::new();
     let mut toml = format!("[[auth.keys]]\nname = \"tests\"\nsecret = \"{KEY}\"\n\n");
-    for (provider, models, embedding_models) in PROVIDERS {
-        let fake = start_fake(provider, models, embedding_models).await;
+    for (provider, dialect, models, embedding_models) in PROVIDERS {
+        let fake = start_fake_speaking(*dialect, provider, models, embedding_models).await;
         toml.push_str(&format!(
             "[providers.{provider}]\nbase_url = \"{}\"\napi_key = \"fake-{provider}-key\"\n\n",
             fake.base_url()
@@ -84,9 +88,19 @@ pub async fn spawn_app_with(extra_toml: &str) -> TestApp {
     }
 }
 
+/// A fake OpenAI-compatible server expecting the key `fake-{provider}-key`.
 pub async fn start_fake(provider: &str, models: &[&str], embedding_models: &[&str]) -> FakeServer {
+    start_fake_speaking(Dialect::OpenAi, provider, models, embedding_models).await
+}
+
+async fn start_fake_speaking(
+    dialect: Dialect,
+    provider: &str,
+    models: &[&str],
+    embedding_models: &[&str],
+) -> FakeServer {
     FakeServer::start(
-        Dialect::OpenAi,
+        dialect,
         FakeOptions {
             api_key: Some(format!("fake-{provider}-key")),
             models: models.iter().map(|m| m.to_string()).collect(),

@@ -1,6 +1,12 @@
 //! Black-box tests: a real gateway on a loopback port, real fake providers behind it, and
 //! requests sent the way a client sends them.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a panic in a test is that test failing"
+)]
+
 mod chat;
 mod embeddings;
 mod errors;

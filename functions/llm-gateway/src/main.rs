@@ -48,7 +48,8 @@ enum Command {
         #[arg(long, env = "LLM_GATEWAY_CONFIG")]
         config: Option<PathBuf>,
     },
-    /// Run a simulated provider (the one tests and --demo use) on its own.
+    /// Run a simulated provider (the one tests and --demo use) on its own, speaking the
+    /// OpenAI, Groq, Together AI or Mistral variant of the OpenAI protocol.
     Fake(FakeArgs),
 }
 
@@ -75,6 +76,9 @@ enum KeyEnv {
 #[derive(Clone, Copy, ValueEnum)]
 enum FakeDialect {
     Openai,
+    Groq,
+    Together,
+    Mistral,
 }
 
 #[derive(clap::Args)]
@@ -200,6 +204,9 @@ async fn fake_command(args: FakeArgs) -> anyhow::Result<()> {
     telemetry::init(&Default::default());
     let dialect = match args.dialect {
         FakeDialect::Openai => gateway_fakes::Dialect::OpenAi,
+        FakeDialect::Groq => gateway_fakes::Dialect::Groq,
+        FakeDialect::Together => gateway_fakes::Dialect::Together,
+        FakeDialect::Mistral => gateway_fakes::Dialect::Mistral,
     };
     let options = FakeOptions {
         api_key: args.api_key,

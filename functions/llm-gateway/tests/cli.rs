@@ -1,10 +1,13 @@
 //! The `llm-gateway` command as a user runs it.
 
+#![expect(clippy::unwrap_used, reason = "a panic in a test is that test failing")]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_llm-gateway");
-const DEMO_KEY: &str = "llm_gw_dev_cafecafecafecafecafecafecafecafecafecafecafecafecafecafecafecafe";
+const DEMO_KEY: &str =
+    "llm_gw_dev_cafecafecafecafecafecafecafecafecafecafecafecafecafecafecafecafe";
 
 /// A child process killed when the test ends, however it ends.
 struct Running(Child);
@@ -53,10 +56,19 @@ fn address(lines: &[String]) -> String {
 fn help_documents_the_subcommands_and_the_demo_key_variable() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
-    for word in ["serve", "keygen", "check-config", "LLM_GATEWAY_DEMO_KEY", "OPENAI_API_KEY"] {
+    for word in [
+        "serve",
+        "keygen",
+        "check-config",
+        "LLM_GATEWAY_DEMO_KEY",
+        "OPENAI_API_KEY",
+    ] {
         assert!(help.contains(word), "{word} missing from:\n{help}");
     }
-    let out = Command::new(BIN).args(["serve", "--help"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
     for word in ["--config", "--bind", "--demo"] {
         assert!(help.contains(word), "{word} missing from:\n{help}");
@@ -69,7 +81,10 @@ async fn serve_demo_prints_the_fixed_key_and_serves_every_simulated_provider() {
         &["--demo", "--bind", "127.0.0.1:0"],
         &[("LLM_GATEWAY_DEMO_KEY", DEMO_KEY)],
     );
-    assert!(lines.contains(&format!("Demo key: {DEMO_KEY}")), "{lines:?}");
+    assert!(
+        lines.contains(&format!("Demo key: {DEMO_KEY}")),
+        "{lines:?}"
+    );
     let url = address(&lines);
     let client = reqwest::Client::new();
     let models: serde_json::Value = client
@@ -88,7 +103,10 @@ async fn serve_demo_prints_the_fixed_key_and_serves_every_simulated_provider() {
         .map(|m| m["id"].as_str().unwrap())
         .collect();
     for provider in ["openai/", "groq/", "together/", "mistral/"] {
-        assert!(ids.iter().any(|id| id.starts_with(provider)), "{provider} in {ids:?}");
+        assert!(
+            ids.iter().any(|id| id.starts_with(provider)),
+            "{provider} in {ids:?}"
+        );
     }
     assert!(ids.contains(&"openai/text-embedding-3-small"), "{ids:?}");
     let answer: serde_json::Value = client
@@ -101,8 +119,16 @@ async fn serve_demo_prints_the_fixed_key_and_serves_every_simulated_provider() {
         .json()
         .await
         .unwrap();
-    assert!(answer["choices"][0]["message"]["content"].as_str().unwrap().contains("Hello, world!"));
-    assert_eq!(answer["x-llm-gateway"]["routing_decision"], "cost_optimized");
+    assert!(
+        answer["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Hello, world!")
+    );
+    assert_eq!(
+        answer["x-llm-gateway"]["routing_decision"],
+        "cost_optimized"
+    );
 }
 
 #[test]
@@ -135,11 +161,23 @@ fn check_config_names_the_bad_field() {
 
 #[test]
 fn keygen_prints_a_key_and_its_hash() {
-    let out = Command::new(BIN).args(["keygen", "--env", "prod"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["keygen", "--env", "prod"])
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    let key = text.lines().find_map(|l| l.strip_prefix("key:    ")).unwrap();
-    assert!(key.starts_with("llm_gw_prod_") && key.len() == "llm_gw_prod_".len() + 64, "{key}");
-    let hash = text.lines().find_map(|l| l.strip_prefix("sha256: ")).unwrap();
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("key:    "))
+        .unwrap();
+    assert!(
+        key.starts_with("llm_gw_prod_") && key.len() == "llm_gw_prod_".len() + 64,
+        "{key}"
+    );
+    let hash = text
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256: "))
+        .unwrap();
     assert_eq!(hash, gateway_core::keys::GatewayKeyHash::of(key).to_hex());
 }
 

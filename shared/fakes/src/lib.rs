@@ -46,6 +46,18 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub enum Dialect {
     /// OpenAI Chat Completions, Embeddings and Models, under any path prefix.
     OpenAi,
+    /// Groq's OpenAI-compatible API (`/openai/v1/...`): `n` must be 1, Groq's own
+    /// parameters (`reasoning_format`, `service_tier`, ...), streamed usage also in
+    /// `x_groq.usage`.
+    Groq,
+    /// Together AI's OpenAI-compatible API (`/v1/...`): `stop` is a list, `logprobs` a
+    /// count, `top_k`/`repetition_penalty`/`min_p`, no `stream_options` (streams always
+    /// end with usage).
+    Together,
+    /// Mistral's API (`/v1/...`): `random_seed`, `tool_choice: "any"`, temperature up to
+    /// 1.5, closed message objects, no `stream_options` (streams always end with usage),
+    /// and 422 `{"object": "error", ...}` replies to schema violations.
+    Mistral,
 }
 
 /// What a fake serves and how it behaves by default.

@@ -1,14 +1,18 @@
-//! The OpenAI dialect: Chat Completions (streamed or not), Embeddings and Models, under
-//! any path prefix, with OpenAI's validation and error shapes.
+//! The OpenAI-style dialects (OpenAI, Groq, Together, Mistral): Chat Completions
+//! (streamed or not), Embeddings and Models, under any path prefix, each with its
+//! provider's validation and error shapes. One implementation serves them all; what
+//! differs is in the `dialects` tables.
 //!
 //! Each request goes through the same steps: route by path suffix, check the method and
-//! the API key, validate the body, check the model, then apply directives (`hang`,
-//! `status`, delays) before answering with generated content.
+//! the API key, validate the body against the dialect's rules, check the model, then
+//! apply directives (`hang`, `status`, delays) before answering with generated content.
 
 mod chat_messages;
 mod chat_reply;
 mod chat_request;
 mod chat_tools;
+mod checks;
+mod dialects;
 mod embeddings;
 mod error;
 mod params;
@@ -27,8 +31,9 @@ use serde_json::{Value, json};
 use self::{
     chat_reply::{Envelope, Reply},
     chat_request::ChatRequest,
+    dialects::Rules,
     embeddings::EmbeddingRequest,
-    error::ApiError,
+    error::{ApiError, ErrorStyle},
 };
 use crate::{
     FakeOptions,
@@ -70,21 +75,28 @@ impl Route {
 }
 
 pub(crate) async fn handle(shared: &Shared, request: Incoming, call: CallGuard) -> Response {
+    let rules = Rules::of(shared.dialect);
+    let style = rules.errors;
     let Some(route) = Route::of(&request.path) else {
-        return reject(call, ApiError::unknown_url(&request.method, &request.path));
+        return reject(
+            call,
+            ApiError::unknown_url(&request.method, &request.path),
+            style,
+        );
     };
     if request.method.as_str() != route.method() {
         return reject(
             call,
             ApiError::wrong_method(&request.method, &request.path, route.method()),
+            style,
         );
     }
     if let Err(error) = authorize(&shared.options, request.authorization.as_deref()) {
-        return reject(call, error);
+        return reject(call, error, style);
     }
     match route {
-        Route::ChatCompletions => chat(shared, &request.body, call).await,
-        Route::Embeddings => embed(shared, &request.body, call).await,
+        Route::ChatCompletions => chat(shared, rules, &request.body, call).await,
+        Route::Embeddings => embed(shared, rules, &request.body, call).await,
         Route::Models => {
             call.settle(CallOutcome::Completed);
             models(&shared.options)
@@ -92,18 +104,30 @@ pub(crate) async fn handle(shared: &Shared, request: Incoming, call: CallGuard) 
     }
 }
 
-async fn chat(shared: &Shared, body: &Value, call: CallGuard) -> Response {
-    let request = match ChatRequest::parse(body) {
+async fn chat(shared: &Shared, rules: &Rules, body: &Value, call: CallGuard) -> Response {
+    let request = match ChatRequest::parse(body, rules) {
         Ok(request) => request,
-        Err(error) => return reject(call, error),
+        Err(error) => return reject(call, error, rules.errors),
     };
     if !serves(&shared.options.models, &request.model) {
-        return reject(call, ApiError::model_not_found(&request.model));
+        return reject(
+            call,
+            ApiError::model_not_found(&request.model),
+            rules.errors,
+        );
     }
     let directives = &request.directives;
     let timing = directives.timing(&shared.options.behaviour);
     let mut shutdown = shared.shutdown.clone();
-    let call = match preempt(call, directives, timing.latency, &mut shutdown).await {
+    let call = match preempt(
+        call,
+        directives,
+        timing.latency,
+        &mut shutdown,
+        rules.errors,
+    )
+    .await
+    {
         Ok(call) => call,
         Err(response) => return response,
     };
@@ -126,9 +150,8 @@ async fn chat(shared: &Shared, body: &Value, call: CallGuard) -> Response {
     };
     let usage = (!directives.omit_usage).then(|| reply.usage(&request));
     if request.stream {
-        let usage = usage.filter(|_| request.include_usage);
         let events = reply
-            .chunks(&request, &envelope, usage)
+            .chunks(&request, &envelope, usage, rules.chat.stream_usage)
             .iter()
             .map(|chunk| Bytes::from(format!("data: {chunk}\n\n")))
             .chain([Bytes::from_static(b"data: [DONE]\n\n")])
@@ -150,17 +173,29 @@ async fn chat(shared: &Shared, body: &Value, call: CallGuard) -> Response {
     Json(completion).into_response()
 }
 
-async fn embed(shared: &Shared, body: &Value, call: CallGuard) -> Response {
-    let request = match EmbeddingRequest::parse(body) {
+async fn embed(shared: &Shared, rules: &Rules, body: &Value, call: CallGuard) -> Response {
+    let request = match EmbeddingRequest::parse(body, rules) {
         Ok(request) => request,
-        Err(error) => return reject(call, error),
+        Err(error) => return reject(call, error, rules.errors),
     };
     if !serves(&shared.options.embedding_models, &request.model) {
-        return reject(call, ApiError::model_not_found(&request.model));
+        return reject(
+            call,
+            ApiError::model_not_found(&request.model),
+            rules.errors,
+        );
     }
     let latency = request.directives.timing(&shared.options.behaviour).latency;
     let mut shutdown = shared.shutdown.clone();
-    let call = match preempt(call, &request.directives, latency, &mut shutdown).await {
+    let call = match preempt(
+        call,
+        &request.directives,
+        latency,
+        &mut shutdown,
+        rules.errors,
+    )
+    .await
+    {
         Ok(call) => call,
         Err(response) => return response,
     };
@@ -191,6 +226,7 @@ async fn preempt(
     directives: &Directives,
     latency: Duration,
     shutdown: &mut Shutdown,
+    style: ErrorStyle,
 ) -> Result<CallGuard, Response> {
     if directives.hang {
         shutdown.triggered().await;
@@ -205,6 +241,7 @@ async fn preempt(
         return Err(reject(
             call,
             ApiError::simulated(status, directives.retry_after),
+            style,
         ));
     }
     Ok(call)
@@ -231,10 +268,10 @@ fn serves(models: &[String], model: &str) -> bool {
     models.is_empty() || models.iter().any(|served| served == model)
 }
 
-fn reject(call: CallGuard, error: ApiError) -> Response {
-    tracing::debug!(status = %error.status(), "fake provider rejected a request");
+fn reject(call: CallGuard, error: ApiError, style: ErrorStyle) -> Response {
+    tracing::debug!(status = %error.status(style), "fake provider rejected a request");
     call.settle(CallOutcome::Rejected);
-    error.into_response()
+    error.respond(style)
 }
 
 fn event_stream(body: Body) -> Response {

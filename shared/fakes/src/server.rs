@@ -109,7 +109,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         body,
     };
     match shared.dialect {
-        Dialect::OpenAi => openai::handle(&shared, incoming, call).await,
+        Dialect::OpenAi | Dialect::Groq | Dialect::Together | Dialect::Mistral => {
+            openai::handle(&shared, incoming, call).await
+        }
     }
 }
 

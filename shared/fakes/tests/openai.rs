@@ -4,99 +4,31 @@
     reason = "helpers outside #[test] functions; a panic here is a failed test"
 )]
 
+mod common;
+
 use std::time::Duration;
 
 use base64::Engine as _;
-use gateway_fakes::{CallOutcome, Dialect, FakeOptions, FakeServer, RecordedCall};
-use reqwest::{Client, Response, StatusCode, header};
+use common::{KEY, chat, client, post, post_url, start_fake, stream, streamed_content, with};
+use gateway_fakes::{CallOutcome, Dialect, FakeServer, RecordedCall};
+use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
-const KEY: &str = "sk-fake-test";
 const MODEL: &str = "gpt-4o-mini";
 /// Upper bound for anything the tests wait on; generous so slow CI machines pass.
 const PATIENCE: Duration = Duration::from_secs(15);
 
 async fn start() -> FakeServer {
-    let options = FakeOptions {
-        api_key: Some(KEY.to_owned()),
-        models: vec![MODEL.to_owned()],
-        embedding_models: vec![
-            "text-embedding-3-small".to_owned(),
-            "text-embedding-ada-002".to_owned(),
-        ],
-        ..FakeOptions::default()
-    };
-    FakeServer::start(Dialect::OpenAi, options, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-}
-
-fn client() -> Client {
-    Client::builder().no_proxy().build().unwrap()
-}
-
-async fn post(server: &FakeServer, path: &str, body: Value) -> Response {
-    client()
-        .post(format!("{}{path}", server.base_url()))
-        .bearer_auth(KEY)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn chat(server: &FakeServer, body: Value) -> (StatusCode, Value) {
-    let response = post(server, "/chat/completions", body).await;
-    (response.status(), response.json().await.unwrap())
+    start_fake(
+        Dialect::OpenAi,
+        &[MODEL],
+        &["text-embedding-3-small", "text-embedding-ada-002"],
+    )
+    .await
 }
 
 fn ask(text: &str) -> Value {
     json!({ "model": MODEL, "messages": [{ "role": "user", "content": text }] })
-}
-
-fn with(mut body: Value, extra: Value) -> Value {
-    for (key, value) in extra.as_object().unwrap() {
-        body[key] = value.clone();
-    }
-    body
-}
-
-/// The JSON payloads of a finished SSE body, and whether it ended with `[DONE]`.
-fn events(body: &str) -> (Vec<Value>, bool) {
-    let payloads: Vec<&str> = body
-        .split("\n\n")
-        .filter(|event| !event.is_empty())
-        .map(|event| event.strip_prefix("data: ").unwrap())
-        .collect();
-    let done = payloads.last() == Some(&"[DONE]");
-    let chunks = payloads
-        .iter()
-        .filter(|p| **p != "[DONE]")
-        .map(|p| serde_json::from_str(p).unwrap())
-        .collect();
-    (chunks, done)
-}
-
-async fn stream(server: &FakeServer, body: Value) -> (Vec<Value>, bool) {
-    let response = post(
-        server,
-        "/chat/completions",
-        with(body, json!({ "stream": true })),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.headers()[header::CONTENT_TYPE],
-        "text/event-stream"
-    );
-    events(&response.text().await.unwrap())
-}
-
-fn streamed_content(chunks: &[Value]) -> String {
-    chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect()
 }
 
 /// Polls the call log until call `index` has `outcome`.
@@ -164,13 +96,7 @@ async fn serves_any_path_prefix() {
         "/openai/v1/chat/completions",
         "/chat/completions",
     ] {
-        let response = client()
-            .post(format!("{root}{path}"))
-            .bearer_auth(KEY)
-            .json(&ask("hi"))
-            .send()
-            .await
-            .unwrap();
+        let response = post_url(&format!("{root}{path}"), &ask("hi")).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
     server.shutdown().await;

@@ -13,8 +13,17 @@ use gateway_fakes::{Behaviour, Dialect, FakeOptions, FakeServer};
 /// The variable that fixes the demo key, for scripts.
 pub const DEMO_KEY_ENV: &str = "LLM_GATEWAY_DEMO_KEY";
 
-/// The providers demo mode simulates.
+/// The providers demo mode simulates, each by a fake speaking its own dialect.
 pub const SIMULATED_PROVIDERS: &[&str] = &["openai", "groq", "together", "mistral"];
+
+fn dialect_of(provider: &str) -> Dialect {
+    match provider {
+        "groq" => Dialect::Groq,
+        "together" => Dialect::Together,
+        "mistral" => Dialect::Mistral,
+        _ => Dialect::OpenAi,
+    }
+}
 
 /// Pacing that makes streaming visible without making the demo slow.
 const DEMO_BEHAVIOUR: Behaviour = Behaviour {
@@ -66,7 +75,7 @@ pub async fn start(config: &mut Config, env: &dyn EnvSource) -> anyhow::Result<D
             behaviour: DEMO_BEHAVIOUR,
         };
         let fake = FakeServer::start(
-            Dialect::OpenAi,
+            dialect_of(provider),
             options,
             SocketAddr::from(([127, 0, 0, 1], 0)),
         )

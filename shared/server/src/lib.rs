@@ -7,7 +7,7 @@
 //! - [`auth`], [`request_id`], [`errors`], [`receipts`]: the cross-cutting pieces.
 //! - [`demo`]: simulated providers for `--demo`.
 //! - [`serve`]: binding, serving and graceful shutdown.
-//! - [`telemetry`]: logging.
+//! - [`telemetry`], to set up logging.
 
 pub mod app;
 pub mod auth;

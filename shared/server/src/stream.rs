@@ -28,8 +28,8 @@ use tokio::time::Instant;
 
 use crate::errors::upstream_timeout;
 use crate::receipts::{self, Routed};
-use crate::usage;
 use crate::state::AppState;
+use crate::usage;
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
 

@@ -83,10 +83,26 @@ async fn main() -> anyhow::Result<()> {
             .join("llm-gateway"),
     };
     if !bin.exists() {
-        bail!("{} not found: build it with `cargo build --release -p llm-gateway`", bin.display());
+        bail!(
+            "{} not found: build it with `cargo build --release -p llm-gateway`",
+            bin.display()
+        );
     }
 
-    let (mut fake, fake_url) = start(&bin, &["fake", "--bind", "127.0.0.1:0", "--api-key", PROVIDER_KEY, "--models", "gpt-4o-mini"], "fake provider listening on ").await?;
+    let (mut fake, fake_url) = start(
+        &bin,
+        &[
+            "fake",
+            "--bind",
+            "127.0.0.1:0",
+            "--api-key",
+            PROVIDER_KEY,
+            "--models",
+            "gpt-4o-mini",
+        ],
+        "fake provider listening on ",
+    )
+    .await?;
     let config_dir = std::env::temp_dir().join(format!("gateway-bench-{}", std::process::id()));
     std::fs::create_dir_all(&config_dir)?;
     let config = config_dir.join("gateway.toml");
@@ -97,21 +113,30 @@ async fn main() -> anyhow::Result<()> {
         ),
     )?;
     let config_arg = config.display().to_string();
-    let (mut gateway, gateway_url) = start(&bin, &["serve", "--config", &config_arg, "--bind", "127.0.0.1:0"], "LLM Gateway listening on ").await?;
+    let (mut gateway, gateway_url) = start(
+        &bin,
+        &["serve", "--config", &config_arg, "--bind", "127.0.0.1:0"],
+        "LLM Gateway listening on ",
+    )
+    .await?;
     let gateway_pid = gateway.id().context("gateway pid")?;
 
     let prompt = r#"[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"What is the capital of France? Answer in one short sentence."}]"#;
     let direct = Arc::new(Target {
         url: format!("{fake_url}/chat/completions"),
         key: PROVIDER_KEY,
-        body: Bytes::from(format!(r#"{{"model":"gpt-4o-mini","messages":{prompt},"max_tokens":64}}"#)),
+        body: Bytes::from(format!(
+            r#"{{"model":"gpt-4o-mini","messages":{prompt},"max_tokens":64}}"#
+        )),
         quick_stream: Bytes::from(stream_request("gpt-4o-mini", QUICK)),
         paced_stream: Bytes::from(stream_request("gpt-4o-mini", PACED)),
     });
     let through = Arc::new(Target {
         url: format!("{gateway_url}/v1/chat/completions"),
         key: GATEWAY_KEY,
-        body: Bytes::from(format!(r#"{{"model":"openai/gpt-4o-mini","messages":{prompt},"max_tokens":64}}"#)),
+        body: Bytes::from(format!(
+            r#"{{"model":"openai/gpt-4o-mini","messages":{prompt},"max_tokens":64}}"#
+        )),
         quick_stream: Bytes::from(stream_request("openai/gpt-4o-mini", QUICK)),
         paced_stream: Bytes::from(stream_request("openai/gpt-4o-mini", PACED)),
     });
@@ -122,7 +147,10 @@ async fn main() -> anyhow::Result<()> {
         .pool_max_idle_per_host(4096)
         .build(connector);
 
-    println!("gateway-bench: {} (pid {gateway_pid}) over a fake provider; all on this machine\n", bin.display());
+    println!(
+        "gateway-bench: {} (pid {gateway_pid}) over a fake provider; all on this machine\n",
+        bin.display()
+    );
 
     // 1. Concurrency 1, direct and gateway interleaved so both see the same machine state.
     for _ in 0..300 {
@@ -140,14 +168,21 @@ async fn main() -> anyhow::Result<()> {
     // 2. A fixed arrival rate.
     let (mut d, de) = open_loop(&client, &direct, args.fixed_rate, args.seconds).await;
     let (mut g, ge) = open_loop(&client, &through, args.fixed_rate, args.seconds).await;
-    report_pair(&format!("fixed rate {} req/s", args.fixed_rate), &mut d, &mut g);
+    report_pair(
+        &format!("fixed rate {} req/s", args.fixed_rate),
+        &mut d,
+        &mut g,
+    );
     println!("  errors: direct {de}, gateway {ge}\n");
 
     // 3. A sustained rate through the gateway.
     let started = Instant::now();
     let (mut s, se) = open_loop(&client, &through, args.sustained_rate, args.seconds).await;
     let elapsed = started.elapsed().as_secs_f64();
-    println!("sustained {} req/s through the gateway for {} s", args.sustained_rate, args.seconds);
+    println!(
+        "sustained {} req/s through the gateway for {} s",
+        args.sustained_rate, args.seconds
+    );
     println!(
         "  completed {} in {:.2} s = {:.0} req/s, errors {se}; latency {}\n",
         s.len(),
@@ -170,7 +205,11 @@ async fn main() -> anyhow::Result<()> {
     let mut ttft_g = Vec::new();
     for _ in 0..args.streams {
         ttft_d.push(stream(&client, &direct, &direct.quick_stream).await?.first);
-        ttft_g.push(stream(&client, &through, &through.quick_stream).await?.first);
+        ttft_g.push(
+            stream(&client, &through, &through.quick_stream)
+                .await?
+                .first,
+        );
     }
     report_pair("streams: time to first chunk", &mut ttft_d, &mut ttft_g);
     let (mut gaps_d, mut gaps_g, mut close_d, mut close_g) = (vec![], vec![], vec![], vec![]);
@@ -182,13 +221,27 @@ async fn main() -> anyhow::Result<()> {
         gaps_g.extend(g.content_gaps);
         close_g.push(g.closing_gap);
     }
-    report_pair("streams: gap between content chunks (provider paces 2 ms)", &mut gaps_d, &mut gaps_g);
-    report_pair("streams: last content chunk to closing chunk", &mut close_d, &mut close_g);
+    report_pair(
+        "streams: gap between content chunks (provider paces 2 ms)",
+        &mut gaps_d,
+        &mut gaps_g,
+    );
+    report_pair(
+        "streams: last content chunk to closing chunk",
+        &mut close_d,
+        &mut close_g,
+    );
 
     // 6. Memory.
     let status = std::fs::read_to_string(format!("/proc/{gateway_pid}/status")).unwrap_or_default();
-    for line in status.lines().filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS")) {
-        println!("gateway memory: {}", line.split_whitespace().collect::<Vec<_>>().join(" "));
+    for line in status
+        .lines()
+        .filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
+    {
+        println!(
+            "gateway memory: {}",
+            line.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
     }
 
     let _ = gateway.kill().await;
@@ -220,7 +273,8 @@ async fn start(bin: &PathBuf, args: &[&str], marker: &str) -> anyhow::Result<(Ch
     let mut lines = BufReader::new(stdout).lines();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        let Some(line) = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await?? else {
+        let Some(line) = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await??
+        else {
             break;
         };
         if let Some(url) = line.strip_prefix(marker) {
@@ -246,7 +300,11 @@ async fn call(client: &HttpClient, target: &Target) -> anyhow::Result<Duration> 
     let status = response.status();
     let body = response.into_body().collect().await?.to_bytes();
     if !status.is_success() {
-        bail!("{} answered {status}: {}", target.url, String::from_utf8_lossy(&body));
+        bail!(
+            "{} answered {status}: {}",
+            target.url,
+            String::from_utf8_lossy(&body)
+        );
     }
     Ok(started.elapsed())
 }
@@ -259,7 +317,11 @@ struct StreamTiming {
     closing_gap: Duration,
 }
 
-async fn stream(client: &HttpClient, target: &Target, body: &Bytes) -> anyhow::Result<StreamTiming> {
+async fn stream(
+    client: &HttpClient,
+    target: &Target,
+    body: &Bytes,
+) -> anyhow::Result<StreamTiming> {
     let started = Instant::now();
     let response = client.request(request(target, body.clone())).await?;
     if !response.status().is_success() {
@@ -272,9 +334,14 @@ async fn stream(client: &HttpClient, target: &Target, body: &Bytes) -> anyhow::R
     let mut closing_gap = Duration::ZERO;
     while let Some(frame) = body.frame().await {
         let frame = frame?;
-        let Some(data) = frame.data_ref() else { continue };
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
         let now = Instant::now();
-        for event in data.split(|b| *b == b'\n').filter(|l| l.starts_with(b"data: {")) {
+        for event in data
+            .split(|b| *b == b'\n')
+            .filter(|l| l.starts_with(b"data: {"))
+        {
             first.get_or_insert(now - started);
             let has_content = event
                 .windows(12)
@@ -297,7 +364,12 @@ async fn stream(client: &HttpClient, target: &Target, body: &Bytes) -> anyhow::R
 }
 
 /// Sends requests at a fixed rate whatever the answers do; latency counts from the scheduled time.
-async fn open_loop(client: &HttpClient, target: &Arc<Target>, rate: u64, seconds: u64) -> (Vec<Duration>, u64) {
+async fn open_loop(
+    client: &HttpClient,
+    target: &Arc<Target>,
+    rate: u64,
+    seconds: u64,
+) -> (Vec<Duration>, u64) {
     let total = rate * seconds;
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -330,13 +402,19 @@ async fn open_loop(client: &HttpClient, target: &Arc<Target>, rate: u64, seconds
     (latencies, errors.load(Ordering::Relaxed))
 }
 
-async fn saturate(client: &HttpClient, target: &Arc<Target>, connections: usize, seconds: u64) -> (u64, u64) {
+async fn saturate(
+    client: &HttpClient,
+    target: &Arc<Target>,
+    connections: usize,
+    seconds: u64,
+) -> (u64, u64) {
     let done = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let until = Instant::now() + Duration::from_secs(seconds);
     let workers: Vec<_> = (0..connections)
         .map(|_| {
-            let (client, target, done, errors) = (client.clone(), target.clone(), done.clone(), errors.clone());
+            let (client, target, done, errors) =
+                (client.clone(), target.clone(), done.clone(), errors.clone());
             tokio::spawn(async move {
                 while Instant::now() < until {
                     match call(&client, &target).await {

@@ -1,23 +1,15 @@
 //! Validation of the `messages` of a Chat Completions request: roles, content parts,
-//! assistant tool calls, and the pairing of tool calls with tool results.
+//! assistant tool calls, and the pairing of tool calls with tool results. What each role
+//! may carry is the dialect's [`MessageRules`].
 
 use serde_json::Value;
 
 use super::{
     error::ApiError,
-    params::{self, Object, get, param, reject_unknown},
+    params::{self, Field, Object, check_fields, get, param, reject_unknown},
 };
 use crate::content::estimate_tokens;
 
-const ROLES: &[&str] = &[
-    "system",
-    "assistant",
-    "user",
-    "function",
-    "tool",
-    "developer",
-];
-const PART_TYPES: &[&str] = &["text", "image_url", "input_audio", "refusal", "file"];
 /// Rough prompt cost of a non-text content part (image, audio, file).
 const MEDIA_PART_TOKENS: u64 = 85;
 
@@ -31,6 +23,68 @@ pub(super) enum Role {
     Function,
 }
 
+/// What a dialect accepts in `messages`.
+pub(super) struct MessageRules {
+    /// Every role, in the order error messages list them.
+    pub roles: &'static [RoleRule],
+    /// Every content part type, in the order error messages list them.
+    pub parts: &'static [PartRule],
+    /// The items of an assistant message's `tool_calls`.
+    pub calls: CallRules,
+    /// Whether a tool message must name the call it answers.
+    pub tool_call_id_required: bool,
+}
+
+/// What one role's messages may carry.
+pub(super) struct RoleRule {
+    pub name: &'static str,
+    pub role: Role,
+    /// Every key the message may have.
+    pub keys: &'static [&'static str],
+    /// Checks for the role's own keys (besides `role`, `content`, `name`, tool calls).
+    pub extras: &'static [Field],
+    /// Content part types allowed; empty when `content` must be a string.
+    pub parts: &'static [&'static str],
+    pub content: Presence,
+}
+
+/// Whether a message's `content` may be absent or `null`.
+#[derive(Clone, Copy)]
+pub(super) enum Presence {
+    Required,
+    /// Must be given, may be `null`.
+    Nullable,
+    Optional,
+    /// May be absent or `null` when one of these keys is given.
+    OptionalWith(&'static [&'static str]),
+}
+
+/// A content part type and its shape.
+pub(super) struct PartRule {
+    pub kind: &'static str,
+    pub shape: PartShape,
+}
+
+pub(super) enum PartShape {
+    /// `{"type": "text", "text": ...}`: prompt text.
+    Text,
+    /// `{"type": "refusal", "refusal": ...}`.
+    Refusal,
+    /// `{"type": K, K: {fields}}`, as OpenAI nests media.
+    Nested(&'static [Field]),
+    /// `{"type": K, fields...}`, as Mistral flattens its chunks.
+    Flat(&'static [Field]),
+}
+
+/// The shape of the items of an assistant message's `tool_calls`.
+pub(super) struct CallRules {
+    pub keys: &'static [&'static str],
+    pub id_required: bool,
+    pub type_required: bool,
+    /// Whether `function.arguments` may be a JSON object as well as a string.
+    pub object_arguments: bool,
+}
+
 pub(super) struct Message {
     pub role: Role,
     /// The text parts, joined by newlines.
@@ -42,68 +96,52 @@ pub(super) struct Message {
 }
 
 impl Message {
-    pub(super) fn parse(index: usize, value: &Value) -> Result<Self, ApiError> {
+    pub(super) fn parse(
+        index: usize,
+        value: &Value,
+        rules: &MessageRules,
+    ) -> Result<Self, ApiError> {
         let at = format!("messages[{index}]");
         let obj = value
             .as_object()
             .ok_or_else(|| ApiError::invalid_type(&at, "an object", value))?;
-        let role = match params::required_string(obj, &at, "role")? {
-            "system" => Role::System,
-            "developer" => Role::Developer,
-            "user" => Role::User,
-            "assistant" => Role::Assistant,
-            "tool" => Role::Tool,
-            "function" => Role::Function,
-            other => return Err(ApiError::invalid_value(&param(&at, "role"), other, ROLES)),
+        let name = params::required_string(obj, &at, "role")?;
+        let Some(rule) = rules.roles.iter().find(|rule| rule.name == name) else {
+            let roles: Vec<&str> = rules.roles.iter().map(|rule| rule.name).collect();
+            return Err(ApiError::invalid_value(&param(&at, "role"), name, &roles));
         };
-        let (known, part_types): (&[&str], &[&str]) = match role {
-            Role::System | Role::Developer => (&["role", "content", "name"], &["text"]),
-            Role::User => (
-                &["role", "content", "name"],
-                &["text", "image_url", "input_audio", "file"],
-            ),
-            Role::Assistant => (
-                &[
-                    "role",
-                    "content",
-                    "name",
-                    "tool_calls",
-                    "function_call",
-                    "refusal",
-                    "audio",
-                ],
-                &["text", "refusal"],
-            ),
-            Role::Tool => (&["role", "content", "tool_call_id"], &["text"]),
-            Role::Function => (&["role", "content", "name"], &[]),
-        };
-        reject_unknown(obj, &at, known)?;
+        let role = rule.role;
+        reject_unknown(obj, &at, rule.keys)?;
         if role == Role::Function {
             params::required_string(obj, &at, "name")?;
         } else {
             params::string(obj, &at, "name")?;
         }
         let tool_call_id = match role {
-            Role::Tool => Some(params::required_string(obj, &at, "tool_call_id")?.to_owned()),
+            Role::Tool if rules.tool_call_id_required => {
+                Some(params::required_string(obj, &at, "tool_call_id")?.to_owned())
+            }
+            Role::Tool => params::string(obj, &at, "tool_call_id")?.map(str::to_owned),
             _ => None,
         };
-        let (tool_call_ids, call_tokens) = assistant_calls(obj, &at)?;
-        params::string(obj, &at, "refusal")?;
-        params::object(obj, &at, "audio")?;
-        let may_omit_content = match role {
-            Role::Assistant => ["tool_calls", "function_call", "refusal", "audio"]
-                .iter()
-                .any(|key| get(obj, key).is_some()),
-            Role::Function => true,
-            _ => false,
+        let (tool_call_ids, call_tokens) = assistant_calls(obj, &at, &rules.calls)?;
+        for field in rule.extras {
+            field.apply(obj, &at)?;
+        }
+        let may_omit_content = match rule.content {
+            Presence::Optional => true,
+            Presence::OptionalWith(keys) => keys.iter().any(|key| get(obj, key).is_some()),
+            Presence::Required | Presence::Nullable => false,
         };
+        let may_be_null = may_omit_content || matches!(rule.content, Presence::Nullable);
         let content_at = param(&at, "content");
         let (text, media_tokens) = match obj.get("content") {
             Some(Value::String(text)) => (text.clone(), 0),
-            Some(Value::Array(parts)) if !part_types.is_empty() => {
-                content_parts(parts, &content_at, part_types)?
+            Some(Value::Array(parts)) if !rule.parts.is_empty() => {
+                content_parts(parts, &content_at, rule.parts, rules.parts)?
             }
-            None | Some(Value::Null) if may_omit_content => (String::new(), 0),
+            None if may_omit_content => (String::new(), 0),
+            Some(Value::Null) if may_be_null => (String::new(), 0),
             None => return Err(ApiError::missing(&content_at)),
             Some(Value::Null) => {
                 return Err(ApiError::invalid(
@@ -112,7 +150,7 @@ impl Message {
                     None,
                 ));
             }
-            Some(other) if part_types.is_empty() => {
+            Some(other) if rule.parts.is_empty() => {
                 return Err(ApiError::invalid_type(&content_at, "a string", other));
             }
             Some(other) => {
@@ -134,10 +172,16 @@ impl Message {
 }
 
 /// The text of `parts` joined by newlines, and the token cost of the other parts.
-fn content_parts(parts: &[Value], at: &str, allowed: &[&str]) -> Result<(String, u64), ApiError> {
+fn content_parts(
+    parts: &[Value],
+    at: &str,
+    allowed: &[&str],
+    known: &[PartRule],
+) -> Result<(String, u64), ApiError> {
     if parts.is_empty() {
         return Err(ApiError::empty_array(at));
     }
+    let kinds: Vec<&str> = known.iter().map(|part| part.kind).collect();
     let mut texts = Vec::new();
     let mut tokens = 0;
     for (index, part) in parts.iter().enumerate() {
@@ -145,20 +189,34 @@ fn content_parts(parts: &[Value], at: &str, allowed: &[&str]) -> Result<(String,
         let obj = part
             .as_object()
             .ok_or_else(|| ApiError::invalid_type(&at, "an object", part))?;
-        let kind = params::one_of(obj, &at, "type", PART_TYPES)?
+        let kind = params::one_of(obj, &at, "type", &kinds)?
             .ok_or_else(|| ApiError::missing(&param(&at, "type")))?;
         if !allowed.contains(&kind) {
             return Err(ApiError::invalid_value(&param(&at, "type"), kind, allowed));
         }
-        reject_unknown(obj, &at, &["type", kind])?;
-        match kind {
-            "text" => texts.push(params::required_string(obj, &at, "text")?),
-            "refusal" => tokens += estimate_tokens(params::required_string(obj, &at, "refusal")?),
-            _ => {
+        // `kind` is one of `known`, so the lookup cannot fail.
+        let Some(rule) = known.iter().find(|part| part.kind == kind) else {
+            continue;
+        };
+        match rule.shape {
+            PartShape::Text => {
+                reject_unknown(obj, &at, &["type", kind])?;
+                texts.push(params::required_string(obj, &at, "text")?);
+            }
+            PartShape::Refusal => {
+                reject_unknown(obj, &at, &["type", kind])?;
+                tokens += estimate_tokens(params::required_string(obj, &at, kind)?);
+            }
+            PartShape::Nested(fields) => {
+                reject_unknown(obj, &at, &["type", kind])?;
                 let inner_at = param(&at, kind);
                 let inner =
                     params::object(obj, &at, kind)?.ok_or_else(|| ApiError::missing(&inner_at))?;
-                check_media(kind, inner, &inner_at)?;
+                check_fields(inner, &inner_at, fields, &[])?;
+                tokens += MEDIA_PART_TOKENS;
+            }
+            PartShape::Flat(fields) => {
+                check_fields(obj, &at, fields, &["type"])?;
                 tokens += MEDIA_PART_TOKENS;
             }
         }
@@ -166,31 +224,12 @@ fn content_parts(parts: &[Value], at: &str, allowed: &[&str]) -> Result<(String,
     Ok((texts.join("\n"), tokens))
 }
 
-fn check_media(kind: &str, obj: &Object, at: &str) -> Result<(), ApiError> {
-    match kind {
-        "image_url" => {
-            reject_unknown(obj, at, &["url", "detail"])?;
-            params::required_string(obj, at, "url")?;
-            params::one_of(obj, at, "detail", &["auto", "low", "high"])?;
-        }
-        "input_audio" => {
-            reject_unknown(obj, at, &["data", "format"])?;
-            params::required_string(obj, at, "data")?;
-            params::one_of(obj, at, "format", &["wav", "mp3"])?
-                .ok_or_else(|| ApiError::missing(&param(at, "format")))?;
-        }
-        _ => {
-            reject_unknown(obj, at, &["file_data", "file_id", "filename"])?;
-            for key in ["file_data", "file_id", "filename"] {
-                params::string(obj, at, key)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The ids of an assistant message's `tool_calls` and the token cost of its calls.
-fn assistant_calls(obj: &Object, at: &str) -> Result<(Vec<String>, u64), ApiError> {
+fn assistant_calls(
+    obj: &Object,
+    at: &str,
+    rules: &CallRules,
+) -> Result<(Vec<String>, u64), ApiError> {
     let mut ids = Vec::new();
     let mut tokens = 0;
     if let Some(calls) = params::array(obj, at, "tool_calls")? {
@@ -203,28 +242,46 @@ fn assistant_calls(obj: &Object, at: &str) -> Result<(Vec<String>, u64), ApiErro
             let call = call
                 .as_object()
                 .ok_or_else(|| ApiError::invalid_type(&at, "an object", call))?;
-            reject_unknown(call, &at, &["id", "type", "function"])?;
-            ids.push(params::required_string(call, &at, "id")?.to_owned());
-            params::one_of(call, &at, "type", &["function"])?
-                .ok_or_else(|| ApiError::missing(&param(&at, "type")))?;
-            tokens += called_function(call, &at, "function")?;
+            reject_unknown(call, &at, rules.keys)?;
+            let id = if rules.id_required {
+                Some(params::required_string(call, &at, "id")?)
+            } else {
+                params::string(call, &at, "id")?
+            };
+            ids.extend(id.map(str::to_owned));
+            let kind = params::one_of(call, &at, "type", &["function"])?;
+            if kind.is_none() && rules.type_required {
+                return Err(ApiError::missing(&param(&at, "type")));
+            }
+            params::integer(call, &at, "index", 0, i64::MAX)?;
+            tokens += called_function(call, &at, "function", rules.object_arguments)?;
         }
     }
     if get(obj, "function_call").is_some() {
-        tokens += called_function(obj, at, "function_call")?;
+        tokens += called_function(obj, at, "function_call", false)?;
     }
     Ok((ids, tokens))
 }
 
 /// Validates a `{name, arguments}` object and returns its token cost.
-fn called_function(obj: &Object, at: &str, key: &str) -> Result<u64, ApiError> {
+fn called_function(
+    obj: &Object,
+    at: &str,
+    key: &str,
+    object_arguments: bool,
+) -> Result<u64, ApiError> {
     let function = params::object(obj, at, key)?;
     let at = param(at, key);
     let function = function.ok_or_else(|| ApiError::missing(&at))?;
     reject_unknown(function, &at, &["name", "arguments"])?;
     let name = params::required_string(function, &at, "name")?;
-    let arguments = params::required_string(function, &at, "arguments")?;
-    Ok(3 + estimate_tokens(name) + estimate_tokens(arguments))
+    let arguments = match get(function, "arguments") {
+        Some(Value::Object(arguments)) if object_arguments => {
+            Value::Object(arguments.clone()).to_string()
+        }
+        _ => params::required_string(function, &at, "arguments")?.to_owned(),
+    };
+    Ok(3 + estimate_tokens(name) + estimate_tokens(&arguments))
 }
 
 /// OpenAI requires each assistant `tool_calls` message to be followed by one tool message

@@ -41,6 +41,19 @@ pub(super) struct Call {
     arguments: String,
 }
 
+/// Where a stream reports token usage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum StreamUsage {
+    /// Only with `stream_options.include_usage`: every chunk then carries `"usage":
+    /// null` and a final choice-less chunk carries the usage (OpenAI).
+    OnRequest,
+    /// As [`OnRequest`](Self::OnRequest), and always in `x_groq.usage` on the chunk that
+    /// finishes the last choice (Groq).
+    OnRequestAndXGroq,
+    /// Always, as `usage` on the chunk that finishes the last choice (Together, Mistral).
+    FinalChunk,
+}
+
 /// What every rendering of one response shares.
 pub(super) struct Envelope<'a> {
     pub id: String,
@@ -168,35 +181,52 @@ impl Reply {
         Value::Object(object)
     }
 
-    /// The `chat.completion.chunk` objects of a stream, in order. With `usage`, every
-    /// chunk carries `"usage": null` and a final choice-less chunk carries the usage.
+    /// The `chat.completion.chunk` objects of a stream, in order, with `usage` (if any)
+    /// where `placement` puts it.
     pub(super) fn chunks(
         &self,
         request: &ChatRequest,
         envelope: &Envelope<'_>,
         usage: Option<Value>,
+        placement: StreamUsage,
     ) -> Vec<Value> {
-        let chunk = |choices: Vec<Value>, usage_value: Value| {
+        let usage_chunk = usage
+            .as_ref()
+            .filter(|_| request.include_usage && placement != StreamUsage::FinalChunk);
+        let chunk = |choices: Vec<Value>| {
             let mut object = envelope.fields("chat.completion.chunk");
             object.insert("choices".to_owned(), Value::Array(choices));
-            if usage.is_some() {
-                object.insert("usage".to_owned(), usage_value);
+            if usage_chunk.is_some() {
+                object.insert("usage".to_owned(), Value::Null);
             }
-            Value::Object(object)
+            object
         };
         let mut chunks = Vec::new();
         for index in 0..request.n {
             for (delta, logprobs) in self.deltas(request.logprobs) {
                 let choice = json!({ "index": index, "delta": delta, "logprobs": logprobs, "finish_reason": null });
-                chunks.push(chunk(vec![choice], Value::Null));
+                chunks.push(chunk(vec![choice]));
             }
             let finish = json!({ "index": index, "delta": {}, "logprobs": null, "finish_reason": self.finish_reason() });
-            chunks.push(chunk(vec![finish], Value::Null));
+            chunks.push(chunk(vec![finish]));
         }
-        if let Some(usage) = &usage {
-            chunks.push(chunk(Vec::new(), usage.clone()));
+        if let (Some(usage), Some(last)) = (&usage, chunks.last_mut()) {
+            match placement {
+                StreamUsage::OnRequest => {}
+                StreamUsage::OnRequestAndXGroq => {
+                    last.insert("x_groq".to_owned(), json!({ "usage": usage }));
+                }
+                StreamUsage::FinalChunk => {
+                    last.insert("usage".to_owned(), usage.clone());
+                }
+            }
         }
-        chunks
+        if let Some(usage) = usage_chunk {
+            let mut last = chunk(Vec::new());
+            last.insert("usage".to_owned(), usage.clone());
+            chunks.push(last);
+        }
+        chunks.into_iter().map(Value::Object).collect()
     }
 
     fn message(&self) -> Value {

@@ -1,60 +1,68 @@
-//! Validation of Chat Completions requests, as strict as OpenAI's own, producing the
+//! Validation of Chat Completions requests, as strict as the dialect's provider, producing the
 //! [`ChatRequest`] a reply is generated from.
 
 use serde_json::{Value, json};
 
 use super::{
-    chat_messages::{Message, check_tool_sequence},
-    chat_tools::{Function, FunctionApi, ToolChoice, check_name, choice, definitions},
+    chat_messages::{Message, MessageRules, check_tool_sequence},
+    chat_reply::StreamUsage,
+    chat_tools::{Function, FunctionApi, ToolChoice, ToolRules, check_name, choice, definitions},
+    dialects::Rules,
     error::ApiError,
-    params::{self, Object, get, param, reject_unknown},
+    params::{self, Field, Object, get, param, reject_unknown},
 };
 use crate::{
     content::{estimate_tokens, fingerprint},
     directives::Directives,
 };
 
-/// The createChatCompletion request schema's top-level properties.
-const KNOWN_PARAMETERS: &[&str] = &[
-    "model",
-    "messages",
-    "audio",
-    "frequency_penalty",
-    "function_call",
-    "functions",
-    "logit_bias",
-    "logprobs",
-    "max_completion_tokens",
-    "max_tokens",
-    "metadata",
-    "modalities",
-    "n",
-    "parallel_tool_calls",
-    "prediction",
-    "presence_penalty",
-    "prompt_cache_key",
-    "prompt_cache_retention",
-    "reasoning_effort",
-    "response_format",
-    "safety_identifier",
-    "seed",
-    "service_tier",
-    "stop",
-    "store",
-    "stream",
-    "stream_options",
-    "temperature",
-    "tool_choice",
-    "tools",
-    "top_logprobs",
-    "top_p",
-    "user",
-    "verbosity",
-    "web_search_options",
-];
-const MAX_STOP_SEQUENCES: usize = 4;
 /// Prompt tokens OpenAI adds to every request to prime the reply.
 const REPLY_PRIMING_TOKENS: u64 = 3;
+
+/// What a dialect accepts in a Chat Completions request.
+pub(super) struct ChatRules {
+    /// The parameters that shape the reply. Together with `passive`, every parameter
+    /// the dialect takes.
+    pub active: &'static [&'static str],
+    /// Parameters that are validated, then ignored, in the order they are checked; in
+    /// groups, so dialects can share one (OpenAI's sampling parameters).
+    pub passive: &'static [&'static [Field]],
+    pub max_n: i64,
+    /// Least `max_tokens` / `max_completion_tokens`.
+    pub min_max_tokens: i64,
+    pub logprobs: Logprobs,
+    /// The keys of `stream_options`, where it is a parameter.
+    pub stream_options: &'static [&'static str],
+    pub stream_usage: StreamUsage,
+    pub stop: StopRules,
+    pub messages: MessageRules,
+    pub tools: ToolRules,
+    pub response_format: FormatRules,
+}
+
+/// How log probabilities are asked for.
+#[derive(Clone, Copy)]
+pub(super) enum Logprobs {
+    /// `logprobs: true`, with `top_logprobs: 0..=20` alternatives.
+    Flag,
+    /// `logprobs: 0..=20`, the number of alternatives.
+    Count,
+}
+
+pub(super) struct StopRules {
+    /// Whether a single string is accepted besides an array of strings.
+    pub string: bool,
+    pub max: Option<usize>,
+}
+
+pub(super) struct FormatRules {
+    pub type_required: bool,
+    /// The keys of a `text` or `json_object` format.
+    pub plain_keys: &'static [&'static str],
+    /// Whether `json_object` needs the word "json" in the messages, as OpenAI's does.
+    pub json_word: bool,
+    pub schema_required: bool,
+}
 
 pub(super) struct ChatRequest {
     pub model: String,
@@ -86,25 +94,10 @@ pub(super) enum ResponseFormat {
 }
 
 impl ChatRequest {
-    pub(super) fn parse(body: &Value) -> Result<Self, ApiError> {
-        let obj = body.as_object().ok_or_else(ApiError::unparseable_body)?;
-        if let Some(key) = obj
-            .keys()
-            .find(|key| !KNOWN_PARAMETERS.contains(&key.as_str()))
-        {
-            return Err(ApiError::unrecognized_argument(key));
-        }
-        let model = match obj.get("model") {
-            None | Some(Value::Null) => {
-                return Err(ApiError::invalid(
-                    "you must provide a model parameter",
-                    None,
-                    None,
-                ));
-            }
-            Some(Value::String(model)) => model.clone(),
-            Some(other) => return Err(ApiError::invalid_type("model", "a string", other)),
-        };
+    pub(super) fn parse(body: &Value, dialect: &Rules) -> Result<Self, ApiError> {
+        let rules = &dialect.chat;
+        let obj = dialect.request(body, rules.active, rules.passive)?;
+        let model = params::model(obj)?;
         let raw_messages =
             params::array(obj, "", "messages")?.ok_or_else(|| ApiError::missing("messages"))?;
         if raw_messages.is_empty() {
@@ -113,35 +106,46 @@ impl ChatRequest {
         let messages = raw_messages
             .iter()
             .enumerate()
-            .map(|(index, message)| Message::parse(index, message))
+            .map(|(index, message)| Message::parse(index, message, &rules.messages))
             .collect::<Result<Vec<_>, _>>()?;
         check_tool_sequence(&messages)?;
 
-        check_passive_parameters(obj)?;
-        let n = params::integer(obj, "", "n", 1, 128)?.unwrap_or(1) as usize;
-        let logprobs = params::boolean(obj, "", "logprobs")?.unwrap_or(false);
-        let top_logprobs = params::integer(obj, "", "top_logprobs", 0, 20)?.unwrap_or(0) as usize;
-        let max_tokens = [
-            params::integer(obj, "", "max_tokens", 1, i64::MAX)?,
-            params::integer(obj, "", "max_completion_tokens", 1, i64::MAX)?,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .map(|max| usize::try_from(max).unwrap_or(usize::MAX));
+        for field in rules.passive.iter().copied().flatten() {
+            field.apply(obj, "")?;
+        }
+        let n = params::integer(obj, "", "n", 1, rules.max_n)?.unwrap_or(1) as usize;
+        let logprobs = match rules.logprobs {
+            Logprobs::Flag => {
+                let logprobs = params::boolean(obj, "", "logprobs")?.unwrap_or(false);
+                let top = params::integer(obj, "", "top_logprobs", 0, 20)?.unwrap_or(0) as usize;
+                logprobs.then_some(top)
+            }
+            Logprobs::Count => params::integer(obj, "", "logprobs", 0, 20)?
+                .filter(|top| *top > 0)
+                .map(|top| top as usize),
+        };
+        let max_tokens = ["max_tokens", "max_completion_tokens"]
+            .into_iter()
+            .map(|key| params::integer(obj, "", key, rules.min_max_tokens, i64::MAX))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|max| usize::try_from(max).unwrap_or(usize::MAX));
 
         let stream = params::boolean(obj, "", "stream")?.unwrap_or(false);
-        let include_usage = stream_options(obj, stream)?;
-        let stop = stop_sequences(obj)?;
-        let tools = definitions(obj, FunctionApi::Tools)?;
-        let tool_choice = choice(obj, FunctionApi::Tools, &tools)?;
+        let include_usage = stream_options(obj, stream, rules.stream_options)?;
+        let stop = stop_sequences(obj, &rules.stop)?;
+        let tools = definitions(obj, FunctionApi::Tools, &rules.tools)?;
+        let tool_choice = choice(obj, FunctionApi::Tools, &tools, &rules.tools)?;
         let parallel_tool_calls = params::boolean(obj, "", "parallel_tool_calls")?;
-        if parallel_tool_calls.is_some() && tools.is_empty() {
+        if parallel_tool_calls.is_some() && tools.is_empty() && rules.tools.choice_needs_definitions
+        {
             return Err(ApiError::only_with("parallel_tool_calls", "tools"));
         }
-        let functions = definitions(obj, FunctionApi::Functions)?;
-        let function_call = choice(obj, FunctionApi::Functions, &functions)?;
-        let response_format = response_format(obj, &messages)?;
+        let functions = definitions(obj, FunctionApi::Functions, &rules.tools)?;
+        let function_call = choice(obj, FunctionApi::Functions, &functions, &rules.tools)?;
+        let response_format = response_format(obj, &messages, &rules.response_format)?;
         let directives = Directives::parse(messages.iter().map(|message| message.text.as_str()))
             .map_err(|error| ApiError::directive(&error, "messages"))?;
 
@@ -166,7 +170,7 @@ impl ChatRequest {
             n,
             stream,
             include_usage,
-            logprobs: logprobs.then_some(top_logprobs),
+            logprobs,
             stop,
             max_tokens,
             response_format,
@@ -182,41 +186,7 @@ impl ChatRequest {
     }
 }
 
-/// Checks the parameters that steer a real model's sampling or the provider's
-/// bookkeeping: the fake validates them like OpenAI does, then ignores them.
-fn check_passive_parameters(obj: &Object) -> Result<(), ApiError> {
-    params::decimal(obj, "", "temperature", 0.0, 2.0)?;
-    params::decimal(obj, "", "top_p", 0.0, 1.0)?;
-    params::decimal(obj, "", "frequency_penalty", -2.0, 2.0)?;
-    params::decimal(obj, "", "presence_penalty", -2.0, 2.0)?;
-    params::integer(obj, "", "seed", i64::MIN, i64::MAX)?;
-    for key in ["user", "safety_identifier", "prompt_cache_key"] {
-        params::string(obj, "", key)?;
-    }
-    params::boolean(obj, "", "store")?;
-    params::one_of(
-        obj,
-        "",
-        "reasoning_effort",
-        &["none", "minimal", "low", "medium", "high", "xhigh"],
-    )?;
-    params::one_of(
-        obj,
-        "",
-        "service_tier",
-        &["auto", "default", "flex", "scale", "priority"],
-    )?;
-    params::one_of(obj, "", "verbosity", &["low", "medium", "high"])?;
-    params::one_of(obj, "", "prompt_cache_retention", &["in-memory", "24h"])?;
-    params::object(obj, "", "web_search_options")?;
-    check_metadata(obj)?;
-    check_logit_bias(obj)?;
-    check_prediction(obj)?;
-    check_output_modalities(obj)?;
-    Ok(())
-}
-
-fn stream_options(obj: &Object, stream: bool) -> Result<bool, ApiError> {
+fn stream_options(obj: &Object, stream: bool, keys: &[&str]) -> Result<bool, ApiError> {
     let Some(options) = params::object(obj, "", "stream_options")? else {
         return Ok(false);
     };
@@ -227,56 +197,64 @@ fn stream_options(obj: &Object, stream: bool) -> Result<bool, ApiError> {
             None,
         ));
     }
-    reject_unknown(
-        options,
-        "stream_options",
-        &["include_usage", "include_obfuscation"],
-    )?;
+    reject_unknown(options, "stream_options", keys)?;
     params::boolean(options, "stream_options", "include_obfuscation")?;
     Ok(params::boolean(options, "stream_options", "include_usage")?.unwrap_or(false))
 }
 
-fn stop_sequences(obj: &Object) -> Result<Vec<String>, ApiError> {
-    match get(obj, "stop") {
-        None => Ok(Vec::new()),
-        Some(Value::String(stop)) => Ok(vec![stop.clone()]),
-        Some(Value::Array(stops)) if stops.len() > MAX_STOP_SEQUENCES => Err(
-            ApiError::array_too_long("stop", MAX_STOP_SEQUENCES, stops.len()),
-        ),
-        Some(Value::Array(stops)) => stops
-            .iter()
-            .enumerate()
-            .map(|(index, stop)| {
-                stop.as_str().map(str::to_owned).ok_or_else(|| {
-                    ApiError::invalid_type(&format!("stop[{index}]"), "a string", stop)
-                })
-            })
-            .collect(),
-        Some(other) => Err(ApiError::invalid_type(
-            "stop",
-            "one of a string or array of strings",
-            other,
-        )),
+fn stop_sequences(obj: &Object, rules: &StopRules) -> Result<Vec<String>, ApiError> {
+    let stops = match get(obj, "stop") {
+        None => return Ok(Vec::new()),
+        Some(Value::String(stop)) if rules.string => return Ok(vec![stop.clone()]),
+        Some(Value::Array(stops)) => stops,
+        Some(other) if rules.string => {
+            return Err(ApiError::invalid_type(
+                "stop",
+                "one of a string or array of strings",
+                other,
+            ));
+        }
+        Some(other) => return Err(ApiError::invalid_type("stop", "an array", other)),
+    };
+    if let Some(max) = rules.max.filter(|max| stops.len() > *max) {
+        return Err(ApiError::array_too_long("stop", max, stops.len()));
     }
+    stops
+        .iter()
+        .enumerate()
+        .map(|(index, stop)| {
+            stop.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::invalid_type(&format!("stop[{index}]"), "a string", stop))
+        })
+        .collect()
 }
 
-fn response_format(obj: &Object, messages: &[Message]) -> Result<ResponseFormat, ApiError> {
+fn response_format(
+    obj: &Object,
+    messages: &[Message],
+    rules: &FormatRules,
+) -> Result<ResponseFormat, ApiError> {
     const AT: &str = "response_format";
     let Some(format) = params::object(obj, "", AT)? else {
         return Ok(ResponseFormat::Text);
     };
-    let kind = params::one_of(format, AT, "type", &["text", "json_object", "json_schema"])?
-        .ok_or_else(|| ApiError::missing(&param(AT, "type")))?;
+    let kind = match params::one_of(format, AT, "type", &["text", "json_object", "json_schema"])? {
+        Some(kind) => kind,
+        None if rules.type_required => return Err(ApiError::missing(&param(AT, "type"))),
+        None => "text",
+    };
     match kind {
         "text" => {
-            reject_unknown(format, AT, &["type"])?;
+            reject_unknown(format, AT, rules.plain_keys)?;
             Ok(ResponseFormat::Text)
         }
         "json_object" => {
-            reject_unknown(format, AT, &["type"])?;
-            if !messages
-                .iter()
-                .any(|message| message.text.to_lowercase().contains("json"))
+            reject_unknown(format, AT, rules.plain_keys)?;
+            if rules.json_word
+                && !messages
+                    .iter()
+                    .any(|message| message.text.to_lowercase().contains("json"))
             {
                 return Err(ApiError::invalid(
                     "'messages' must contain the word 'json' in some form, to use 'response_format' of type \
@@ -299,105 +277,12 @@ fn response_format(obj: &Object, messages: &[Message]) -> Result<ResponseFormat,
             )?;
             params::string(spec, &at, "description")?;
             params::boolean(spec, &at, "strict")?;
-            let schema = params::object(spec, &at, "schema")?
-                .cloned()
-                .unwrap_or_default();
+            let schema = params::object(spec, &at, "schema")?;
+            if schema.is_none() && rules.schema_required {
+                return Err(ApiError::missing(&param(&at, "schema")));
+            }
+            let schema = schema.cloned().unwrap_or_default();
             Ok(ResponseFormat::JsonSchema(Value::Object(schema)))
         }
     }
-}
-
-fn check_metadata(obj: &Object) -> Result<(), ApiError> {
-    let Some(metadata) = params::object(obj, "", "metadata")? else {
-        return Ok(());
-    };
-    if metadata.len() > 16 {
-        return Err(ApiError::invalid(
-            format!(
-                "Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got \
-                 {} instead.",
-                metadata.len()
-            ),
-            Some("metadata"),
-            Some("object_above_max_properties"),
-        ));
-    }
-    for (key, value) in metadata {
-        let at = param("metadata", key);
-        let text = value
-            .as_str()
-            .ok_or_else(|| ApiError::invalid_type(&at, "a string", value))?;
-        if key.chars().count() > 64 || text.chars().count() > 512 {
-            return Err(ApiError::invalid(
-                format!(
-                    "Invalid '{at}': metadata keys are limited to 64 characters and values to 512."
-                ),
-                Some(&at),
-                Some("invalid_value"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn check_logit_bias(obj: &Object) -> Result<(), ApiError> {
-    let Some(bias) = params::object(obj, "", "logit_bias")? else {
-        return Ok(());
-    };
-    for key in bias.keys() {
-        if key.parse::<u32>().is_err() {
-            return Err(ApiError::invalid(
-                format!("Invalid key in 'logit_bias': {key}. Should be an integer token ID."),
-                Some("logit_bias"),
-                Some("invalid_value"),
-            ));
-        }
-        params::decimal(bias, "logit_bias", key, -100.0, 100.0)?;
-    }
-    Ok(())
-}
-
-fn check_prediction(obj: &Object) -> Result<(), ApiError> {
-    let Some(prediction) = params::object(obj, "", "prediction")? else {
-        return Ok(());
-    };
-    reject_unknown(prediction, "prediction", &["type", "content"])?;
-    params::one_of(prediction, "prediction", "type", &["content"])?
-        .ok_or_else(|| ApiError::missing("prediction.type"))?;
-    match get(prediction, "content") {
-        Some(Value::String(_) | Value::Array(_)) => Ok(()),
-        Some(other) => Err(ApiError::invalid_type(
-            "prediction.content",
-            "one of a string or array of objects",
-            other,
-        )),
-        None => Err(ApiError::missing("prediction.content")),
-    }
-}
-
-/// Text is the only output the fake can produce; asking for audio is refused loudly.
-fn check_output_modalities(obj: &Object) -> Result<(), ApiError> {
-    if let Some(modalities) = params::array(obj, "", "modalities")? {
-        for (index, modality) in modalities.iter().enumerate() {
-            let at = format!("modalities[{index}]");
-            match modality.as_str() {
-                Some("text") => {}
-                Some("audio") => {
-                    return Err(ApiError::unsupported(
-                        "gateway-fakes does not simulate audio output.",
-                        "modalities",
-                    ));
-                }
-                Some(other) => return Err(ApiError::invalid_value(&at, other, &["text", "audio"])),
-                None => return Err(ApiError::invalid_type(&at, "a string", modality)),
-            }
-        }
-    }
-    if get(obj, "audio").is_some() {
-        return Err(ApiError::unsupported(
-            "gateway-fakes does not simulate audio output.",
-            "audio",
-        ));
-    }
-    Ok(())
 }

@@ -1,4 +1,5 @@
-//! `POST …/embeddings`: deterministic unit vectors, as floats or base64.
+//! `POST …/embeddings`: deterministic unit vectors, as floats (or Mistral's quantized
+//! integers), plain or base64.
 
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -6,21 +7,36 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    error::ApiError,
-    params::{self, get},
+    dialects::Rules,
+    error::{ApiError, Bound},
+    params::{self, Field, get},
 };
 use crate::{
     content::{embedding, estimate_tokens, fingerprint},
     directives::Directives,
 };
 
-const KNOWN_PARAMETERS: &[&str] = &["model", "input", "encoding_format", "dimensions", "user"];
-const MAX_INPUTS: usize = 2048;
+const OUTPUT_DTYPES: &[&str] = &["float", "int8", "uint8", "binary", "ubinary"];
+
+/// What a dialect accepts in an embeddings request.
+pub(super) struct EmbeddingRules {
+    /// The parameters that shape the reply. Together with `passive`, every parameter
+    /// the dialect takes.
+    pub active: &'static [&'static str],
+    /// Parameters that are validated, then ignored.
+    pub passive: &'static [Field],
+    /// Whether `input` may be token ids, as OpenAI's may.
+    pub token_inputs: bool,
+    pub max_inputs: Option<usize>,
+    /// The parameter that sets the vector size, if there is one.
+    pub dimensions: Option<&'static str>,
+}
 
 pub(super) struct EmbeddingRequest {
     pub model: String,
     inputs: Vec<Input>,
     base64: bool,
+    dtype: &'static str,
     dimensions: usize,
     pub directives: Directives,
 }
@@ -51,6 +67,7 @@ struct Embedding {
 #[serde(untagged)]
 enum Vector {
     Float(Vec<f32>),
+    Quantized(Vec<i16>),
     Base64(String),
 }
 
@@ -61,30 +78,26 @@ struct Usage {
 }
 
 impl EmbeddingRequest {
-    pub(super) fn parse(body: &Value) -> Result<Self, ApiError> {
-        let obj = body.as_object().ok_or_else(ApiError::unparseable_body)?;
-        if let Some(key) = obj
-            .keys()
-            .find(|key| !KNOWN_PARAMETERS.contains(&key.as_str()))
-        {
-            return Err(ApiError::unrecognized_argument(key));
-        }
-        let model = match obj.get("model") {
-            None | Some(Value::Null) => {
-                return Err(ApiError::invalid(
-                    "you must provide a model parameter",
-                    None,
-                    None,
-                ));
-            }
-            Some(Value::String(model)) => model.clone(),
-            Some(other) => return Err(ApiError::invalid_type("model", "a string", other)),
-        };
-        let inputs = inputs(get(obj, "input").ok_or_else(|| ApiError::missing("input"))?)?;
+    pub(super) fn parse(body: &Value, dialect: &Rules) -> Result<Self, ApiError> {
+        let rules = &dialect.embeddings;
+        let obj = dialect.request(body, rules.active, &[rules.passive])?;
+        let model = params::model(obj)?;
+        let input = get(obj, "input").ok_or_else(|| ApiError::missing("input"))?;
+        let inputs = inputs(input, rules)?;
         let base64 =
             params::one_of(obj, "", "encoding_format", &["float", "base64"])? == Some("base64");
-        params::string(obj, "", "user")?;
-        let dimensions = dimensions(&model, params::integer(obj, "", "dimensions", 1, i64::MAX)?)?;
+        let dtype = params::one_of(obj, "", "output_dtype", OUTPUT_DTYPES)?
+            .and_then(|dtype| OUTPUT_DTYPES.iter().find(|known| **known == dtype))
+            .copied()
+            .unwrap_or("float");
+        for field in rules.passive {
+            field.apply(obj, "")?;
+        }
+        let requested = match rules.dimensions {
+            Some(key) => params::integer(obj, "", key, 1, i64::MAX)?.map(|size| (key, size)),
+            None => None,
+        };
+        let dimensions = dimensions(&model, requested)?;
         let texts = inputs.iter().filter_map(|input| match input {
             Input::Text(text) => Some(text.as_str()),
             Input::Tokens(_) => None,
@@ -95,6 +108,7 @@ impl EmbeddingRequest {
             model,
             inputs,
             base64,
+            dtype,
             dimensions,
             directives,
         })
@@ -115,11 +129,18 @@ impl EmbeddingRequest {
                     fingerprint(&[self.model.as_bytes(), key.as_bytes()]),
                     self.dimensions,
                 );
-                let embedding = if self.base64 {
-                    let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
-                    Vector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
-                } else {
-                    Vector::Float(vector)
+                let embedding = match (quantize(&vector, self.dtype), self.base64) {
+                    (None, false) => Vector::Float(vector),
+                    (None, true) => {
+                        let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                        Vector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
+                    }
+                    (Some(values), false) => Vector::Quantized(values),
+                    (Some(values), true) => {
+                        // One byte per value: int8 values in two's complement.
+                        let bytes: Vec<u8> = values.iter().map(|value| *value as u8).collect();
+                        Vector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
+                    }
                 };
                 Embedding {
                     object: "embedding",
@@ -149,9 +170,40 @@ impl EmbeddingRequest {
     }
 }
 
-/// `input`: a string, an array of strings, an array of token ids, or an array of
-/// token-id arrays; never empty.
-fn inputs(input: &Value) -> Result<Vec<Input>, ApiError> {
+/// `vector` as Mistral's `output_dtype` asks: `None` for floats; else one integer per
+/// dimension (`int8`, `uint8`) or per eight dimensions, as packed sign bits (`binary`,
+/// `ubinary`).
+fn quantize(vector: &[f32], dtype: &str) -> Option<Vec<i16>> {
+    let packed = || {
+        vector.chunks(8).map(|bits| {
+            bits.iter()
+                .enumerate()
+                .filter(|(_, x)| **x > 0.0)
+                .fold(0_u8, |byte, (bit, _)| byte | (0x80 >> bit))
+        })
+    };
+    match dtype {
+        "int8" => Some(
+            vector
+                .iter()
+                .map(|x| (x * 127.0).round().clamp(-128.0, 127.0) as i16)
+                .collect(),
+        ),
+        "uint8" => Some(
+            vector
+                .iter()
+                .map(|x| ((x + 1.0) * 127.5).round().clamp(0.0, 255.0) as i16)
+                .collect(),
+        ),
+        "binary" => Some(packed().map(|byte| i16::from(byte as i8)).collect()),
+        "ubinary" => Some(packed().map(i16::from).collect()),
+        _ => None,
+    }
+}
+
+/// `input`: a string or an array of strings, and where the dialect allows, an array of
+/// token ids or an array of token-id arrays; never empty.
+fn inputs(input: &Value, rules: &EmbeddingRules) -> Result<Vec<Input>, ApiError> {
     let invalid = || {
         ApiError::invalid(
             "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
@@ -168,11 +220,30 @@ fn inputs(input: &Value) -> Result<Vec<Input>, ApiError> {
             .filter(|text| !text.is_empty())
             .map(|text| Input::Text(text.to_owned()))
     };
+    if let Value::Array(items) = input
+        && let Some(max) = rules.max_inputs.filter(|max| items.len() > *max)
+    {
+        return Err(ApiError::array_too_long("input", max, items.len()));
+    }
     match input {
         Value::String(_) => text(input).map(|input| vec![input]).ok_or_else(invalid),
-        Value::Array(items) if items.len() > MAX_INPUTS => {
-            Err(ApiError::array_too_long("input", MAX_INPUTS, items.len()))
-        }
+        Value::Array(items) if !rules.token_inputs => items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| match item {
+                Value::String(_) => text(item).ok_or_else(invalid),
+                other => Err(ApiError::invalid_type(
+                    &format!("input[{index}]"),
+                    "a string",
+                    other,
+                )),
+            })
+            .collect(),
+        _ if !rules.token_inputs => Err(ApiError::invalid_type(
+            "input",
+            "one of a string or array of strings",
+            input,
+        )),
         Value::Array(items) if items.first().is_some_and(Value::is_string) => items
             .iter()
             .map(text)
@@ -194,8 +265,9 @@ fn inputs(input: &Value) -> Result<Vec<Input>, ApiError> {
     }
 }
 
-/// The vector size: `requested` if the model allows it, else the model family's default.
-fn dimensions(model: &str, requested: Option<i64>) -> Result<usize, ApiError> {
+/// The vector size: `requested` (by the named parameter) if the model allows it, else the
+/// model family's default.
+fn dimensions(model: &str, requested: Option<(&str, i64)>) -> Result<usize, ApiError> {
     let (default, max, configurable) = if model.contains("ada") {
         (1536, 1536, false)
     } else if model.ends_with("-small") {
@@ -205,7 +277,7 @@ fn dimensions(model: &str, requested: Option<i64>) -> Result<usize, ApiError> {
     } else {
         (256, 4096, true)
     };
-    let Some(requested) = requested else {
+    let Some((key, requested)) = requested else {
         return Ok(default);
     };
     if !configurable {
@@ -217,10 +289,9 @@ fn dimensions(model: &str, requested: Option<i64>) -> Result<usize, ApiError> {
     }
     if requested > max {
         return Err(ApiError::out_of_range(
-            "dimensions",
+            key,
             "integer",
-            true,
-            &max.to_string(),
+            Bound::Max(max as f64),
             &requested.into(),
         ));
     }

@@ -1,5 +1,8 @@
-//! OpenAI's error replies: `{"error": {"message", "type", "param", "code"}}`, with the
-//! messages and codes the real API uses for the same mistakes.
+//! Error replies. Most dialects answer OpenAI's `{"error": {"message", "type", "param",
+//! "code"}}`, with the messages and codes OpenAI uses for the same mistakes. Mistral answers
+//! `{"object": "error", "message", "type", "param", "code"}`, and schema violations there
+//! are FastAPI's 422 with a pydantic-style `detail` list, so every validation error also
+//! carries that [`Detail`].
 
 use axum::{
     Json,
@@ -12,6 +15,15 @@ use crate::directives::DirectiveError;
 
 const INVALID_REQUEST: &str = "invalid_request_error";
 
+/// How a dialect shapes its error replies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ErrorStyle {
+    /// `{"error": {...}}` with the error's own status.
+    OpenAi,
+    /// `{"object": "error", ...}`; schema violations become 422 with a `detail` list.
+    Mistral,
+}
+
 #[derive(Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
@@ -20,6 +32,16 @@ pub(crate) struct ApiError {
     param: Option<String>,
     code: Option<&'static str>,
     headers: Vec<(header::HeaderName, HeaderValue)>,
+    detail: Option<Box<Detail>>,
+}
+
+/// A schema violation as pydantic reports it: error type, message and offending input.
+/// The location is the error's `param`.
+#[derive(Debug)]
+struct Detail {
+    kind: &'static str,
+    msg: String,
+    input: Option<Value>,
 }
 
 impl ApiError {
@@ -36,7 +58,23 @@ impl ApiError {
             param: param.map(str::to_owned),
             code,
             headers: Vec::new(),
+            detail: None,
         }
+    }
+
+    /// Marks the error as a schema violation, for dialects that report those separately.
+    fn violation(
+        mut self,
+        kind: &'static str,
+        msg: impl Into<String>,
+        input: Option<&Value>,
+    ) -> Self {
+        self.detail = Some(Box::new(Detail {
+            kind,
+            msg: msg.into(),
+            input: input.cloned(),
+        }));
+        self
     }
 
     pub(crate) fn unparseable_body() -> Self {
@@ -48,33 +86,75 @@ impl ApiError {
             None,
             None,
         )
+        .violation("json_invalid", "JSON decode error", None)
     }
 
-    pub(crate) fn unrecognized_argument(name: &str) -> Self {
+    /// OpenAI's (and Together's) words for an unknown top-level parameter.
+    pub(crate) fn unrecognized_argument(name: &str, value: &Value) -> Self {
         Self::invalid(
             format!("Unrecognized request argument supplied: {name}"),
             Some(name),
             None,
         )
+        .extra_forbidden(value)
     }
 
-    pub(crate) fn unknown_parameter(param: &str) -> Self {
+    /// Groq's words for an unknown top-level parameter.
+    pub(crate) fn unsupported_property(name: &str, value: &Value) -> Self {
+        Self::invalid(
+            format!("property '{name}' is unsupported"),
+            Some(name),
+            None,
+        )
+        .extra_forbidden(value)
+    }
+
+    pub(crate) fn unknown_parameter(param: &str, value: &Value) -> Self {
         Self::invalid(
             format!("Unknown parameter: '{param}'."),
             Some(param),
             Some("unknown_parameter"),
         )
+        .extra_forbidden(value)
     }
 
+    fn extra_forbidden(self, value: &Value) -> Self {
+        self.violation(
+            "extra_forbidden",
+            "Extra inputs are not permitted",
+            Some(value),
+        )
+    }
+
+    /// A required parameter that is absent (or `null`).
     pub(crate) fn missing(param: &str) -> Self {
         Self::invalid(
             format!("Missing required parameter: '{param}'."),
             Some(param),
             Some("missing_required_parameter"),
         )
+        .violation("missing", "Field required", None)
+    }
+
+    /// OpenAI's own words when `model` is absent.
+    pub(crate) fn missing_model() -> Self {
+        Self::invalid("you must provide a model parameter", None, None).violation(
+            "missing",
+            "Field required",
+            None,
+        )
     }
 
     pub(crate) fn invalid_type(param: &str, expected: &str, got: &Value) -> Self {
+        let (kind, msg) = match expected {
+            "a string" => ("string_type", "Input should be a valid string".to_owned()),
+            "an integer" => ("int_type", "Input should be a valid integer".to_owned()),
+            "a decimal" => ("float_type", "Input should be a valid number".to_owned()),
+            "a boolean" => ("bool_type", "Input should be a valid boolean".to_owned()),
+            "an object" => ("dict_type", "Input should be a valid dictionary".to_owned()),
+            "an array" => ("list_type", "Input should be a valid list".to_owned()),
+            other => ("value_error", format!("Input should be {other}")),
+        };
         Self::invalid(
             format!(
                 "Invalid type for '{param}': expected {expected}, but got {} instead.",
@@ -83,6 +163,7 @@ impl ApiError {
             Some(param),
             Some("invalid_type"),
         )
+        .violation(kind, msg, Some(got))
     }
 
     pub(crate) fn invalid_value(param: &str, got: &str, supported: &[&str]) -> Self {
@@ -94,29 +175,37 @@ impl ApiError {
             Some(param),
             Some("invalid_value"),
         )
+        .violation(
+            "literal_error",
+            format!("Input should be {}", alternatives(supported)),
+            Some(&Value::from(got)),
+        )
     }
 
-    /// `kind` is "decimal" or "integer"; `above` tells which bound was crossed.
-    pub(crate) fn out_of_range(
-        param: &str,
-        kind: &'static str,
-        above: bool,
-        bound: &str,
-        got: &Value,
-    ) -> Self {
-        let (side, relation, code) = match (kind, above) {
-            ("integer", true) => ("above maximum", "<=", "integer_above_max_value"),
-            ("integer", false) => ("below minimum", ">=", "integer_below_min_value"),
-            (_, true) => ("above maximum", "<=", "decimal_above_max_value"),
-            (_, false) => ("below minimum", ">=", "decimal_below_min_value"),
+    /// `kind` is "decimal" or "integer"; `bound` tells which bound was crossed.
+    pub(crate) fn out_of_range(param: &str, kind: &'static str, bound: Bound, got: &Value) -> Self {
+        let above = matches!(bound, Bound::Max(_));
+        let code = match (kind, above) {
+            ("integer", true) => "integer_above_max_value",
+            ("integer", false) => "integer_below_min_value",
+            (_, true) => "decimal_above_max_value",
+            (_, false) => "decimal_below_min_value",
         };
+        let side = if above {
+            "above maximum"
+        } else {
+            "below minimum"
+        };
+        let (relation, violation, words) = bound.wording();
+        let limit = bound.value();
         Self::invalid(
             format!(
-                "Invalid '{param}': {kind} {side} value. Expected a value {relation} {bound}, but got {got} instead."
+                "Invalid '{param}': {kind} {side} value. Expected a value {relation} {limit}, but got {got} instead."
             ),
             Some(param),
             Some(code),
         )
+        .violation(violation, format!("Input should be {words} {limit}"), Some(got))
     }
 
     pub(crate) fn empty_array(param: &str) -> Self {
@@ -127,6 +216,7 @@ impl ApiError {
             Some(param),
             Some("empty_array"),
         )
+        .violation("too_short", "List should have at least 1 item after validation, not 0", None)
     }
 
     pub(crate) fn array_too_long(param: &str, max: usize, got: usize) -> Self {
@@ -137,6 +227,11 @@ impl ApiError {
             ),
             Some(param),
             Some("array_above_max_length"),
+        )
+        .violation(
+            "too_long",
+            format!("List should have at most {max} items after validation, not {got}"),
+            None,
         )
     }
 
@@ -262,28 +357,115 @@ impl ApiError {
             param: None,
             code,
             headers,
+            detail: None,
         }
     }
 
-    pub(crate) fn status(&self) -> StatusCode {
-        self.status
+    /// The status the reply will carry in `style`.
+    pub(crate) fn status(&self, style: ErrorStyle) -> StatusCode {
+        match (style, &self.detail) {
+            (ErrorStyle::Mistral, Some(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => self.status,
+        }
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({
-            "error": {
-                "message": self.message,
-                "type": self.kind,
-                "param": self.param,
-                "code": self.code,
-            }
-        });
-        let mut response = (self.status, Json(body)).into_response();
+    pub(crate) fn respond(self, style: ErrorStyle) -> Response {
+        let status = self.status(style);
+        let body = match style {
+            ErrorStyle::OpenAi => json!({
+                "error": {
+                    "message": self.message,
+                    "type": self.kind,
+                    "param": self.param,
+                    "code": self.code,
+                }
+            }),
+            ErrorStyle::Mistral => self.mistral_body(),
+        };
+        let mut response = (status, Json(body)).into_response();
         response.headers_mut().extend(self.headers);
         response
     }
+
+    /// `{"object": "error", ...}`, with a one-item `detail` list for a schema violation.
+    fn mistral_body(&self) -> Value {
+        let Some(detail) = &self.detail else {
+            return json!({
+                "object": "error",
+                "message": self.message,
+                "type": self.kind,
+                "param": null,
+                "code": self.code,
+            });
+        };
+        let loc = location(self.param.as_deref());
+        let dotted: Vec<String> = loc
+            .iter()
+            .map(|part| match part {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        let mut item = json!({ "type": detail.kind, "loc": loc, "msg": detail.msg });
+        if let Some(input) = &detail.input {
+            item["input"] = input.clone();
+        }
+        json!({
+            "object": "error",
+            "message": format!("{}: {}", dotted.join("."), detail.msg),
+            "detail": [item],
+            "type": INVALID_REQUEST,
+            "param": null,
+            "code": null,
+        })
+    }
+}
+
+/// The bound a number crossed: `Min`/`Max` are inclusive, `Above` is exclusive.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Bound {
+    Min(f64),
+    Max(f64),
+    Above(f64),
+}
+
+impl Bound {
+    fn value(self) -> f64 {
+        match self {
+            Self::Min(value) | Self::Max(value) | Self::Above(value) => value,
+        }
+    }
+
+    /// The relation a value must have to the bound: as OpenAI writes it, as pydantic names
+    /// its violation, and as pydantic words it.
+    fn wording(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Min(_) => (">=", "greater_than_equal", "greater than or equal to"),
+            Self::Max(_) => ("<=", "less_than_equal", "less than or equal to"),
+            Self::Above(_) => (">", "greater_than", "greater than"),
+        }
+    }
+}
+
+/// pydantic's `loc` for a parameter path: `messages[0].content` becomes
+/// `["body", "messages", 0, "content"]`.
+fn location(param: Option<&str>) -> Vec<Value> {
+    let mut loc = vec![Value::from("body")];
+    for segment in param.into_iter().flat_map(|param| param.split('.')) {
+        let mut pieces = segment.split('[');
+        if let Some(name) = pieces.next().filter(|name| !name.is_empty()) {
+            loc.push(Value::from(name));
+        }
+        for index in pieces {
+            let index = index.trim_end_matches(']');
+            loc.push(
+                index
+                    .parse::<u64>()
+                    .map_or_else(|_| Value::from(index), Value::from),
+            );
+        }
+    }
+    loc
 }
 
 /// How OpenAI names a JSON value's type in error messages.
@@ -310,14 +492,42 @@ fn quoted_list(items: &[&str]) -> String {
     }
 }
 
+/// `'a', 'b' or 'c'`, as pydantic lists the values a literal allows.
+fn alternatives(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|item| format!("'{item}'")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, init)) => format!("{} or {last}", init.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locations_follow_pydantic() {
+        assert_eq!(location(None), [json!("body")]);
+        assert_eq!(
+            location(Some("messages[0].content[12].type")),
+            [
+                json!("body"),
+                json!("messages"),
+                json!(0),
+                json!("content"),
+                json!(12),
+                json!("type")
+            ]
+        );
+    }
 
     #[test]
     fn lists_read_like_openai() {
         assert_eq!(quoted_list(&["a"]), "'a'");
         assert_eq!(quoted_list(&["a", "b"]), "'a' and 'b'");
         assert_eq!(quoted_list(&["a", "b", "c"]), "'a', 'b', and 'c'");
+        assert_eq!(alternatives(&["a", "b", "c"]), "'a', 'b' or 'c'");
+        assert_eq!(alternatives(&["a"]), "'a'");
     }
 }
