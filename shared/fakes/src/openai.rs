@@ -155,12 +155,16 @@ async fn chat(shared: &Shared, rules: &Rules, body: &Value, call: CallGuard) -> 
             .iter()
             .map(|chunk| Bytes::from(format!("data: {chunk}\n\n")))
             .chain([Bytes::from_static(b"data: [DONE]\n\n")])
-            .collect();
+            .collect::<Vec<_>>();
+        let unpaced_from = events
+            .iter()
+            .position(|e| e.windows(17).any(|w| w == br#""finish_reason":""#));
         let plan = StreamPlan {
             ttft: timing.ttft,
             chunk_delay: timing.chunk_delay,
             stall_after: directives.stall_after,
             disconnect_after: directives.disconnect_after,
+            unpaced_from,
         };
         return event_stream(stream::body(events, plan, call, shutdown));
     }

@@ -28,6 +28,9 @@ pub(crate) struct StreamPlan {
     pub stall_after: Option<usize>,
     /// Cut the connection once this many events were sent.
     pub disconnect_after: Option<usize>,
+    /// Events from this index on (the finish reason, usage, `[DONE]`) follow without delay,
+    /// as a real provider sends them together once generation ends.
+    pub unpaced_from: Option<usize>,
 }
 
 struct State {
@@ -68,6 +71,8 @@ async fn next(mut state: State) -> Option<(Result<Bytes, io::Error>, State)> {
     }
     let delay = if state.sent == 0 {
         state.plan.ttft
+    } else if state.plan.unpaced_from.is_some_and(|from| state.sent >= from) {
+        Duration::ZERO
     } else {
         state.plan.chunk_delay
     };
