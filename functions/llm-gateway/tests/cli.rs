@@ -192,3 +192,34 @@ fn an_env_override_reaches_the_configuration() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("upstream.idle_timeout_ms"), "{err}");
 }
+
+#[test]
+fn the_readme_configuration_example_is_valid() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let section = &readme[readme.find("## Configuration").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = std::env::temp_dir().join(format!("llm-gateway-readme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, example).unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", "--config", path.to_str().unwrap()])
+        .env("OPENAI_API_KEY", "sk-test")
+        .env("CI_GATEWAY_KEY", DEMO_KEY)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("2 gateway key(s)"), "{stdout}");
+    assert!(
+        stdout.contains("local/llama3.1:8b") && stdout.contains("openai/gpt-4o-mini"),
+        "{stdout}"
+    );
+}
