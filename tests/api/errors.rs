@@ -9,7 +9,18 @@ async fn error_of(response: reqwest::Response) -> (u16, Value) {
         "application/json",
         "errors are JSON"
     );
-    assert!(response.headers().contains_key("x-request-id"));
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let receipt = response.headers()["x-llm-gateway"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        receipt.starts_with(&format!("request_id={request_id}")),
+        "{receipt}"
+    );
     let body: Value = response.json().await.unwrap();
     let error = &body["error"];
     assert!(error["message"].is_string(), "{body}");
@@ -248,4 +259,73 @@ async fn a_client_that_gives_up_cancels_the_provider_call() {
         app.last_outcome("openai").await,
         gateway_fakes::CallOutcome::ClientDisconnected
     );
+}
+
+#[tokio::test]
+async fn an_error_after_routing_names_the_provider_in_the_receipt_header() {
+    let app = spawn_app().await;
+    let response = app
+        .chat(
+            &json!({"model": "groq/llama-3.1-8b-instant", "messages": user("[[fake status=503]]")}),
+        )
+        .await;
+    let header = response.headers()["x-llm-gateway"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        header.contains("provider=groq") && header.contains("model=groq/llama-3.1-8b-instant"),
+        "{header}"
+    );
+}
+
+#[tokio::test]
+async fn embeddings_refuse_unknown_parameters_and_null_user_before_the_provider() {
+    let app = spawn_app().await;
+    for (body, param) in [
+        (
+            json!({"model": "openai/text-embedding-3-small", "input": "x", "colour": "red"}),
+            "colour",
+        ),
+        (
+            json!({"model": "openai/text-embedding-3-small", "input": "x", "user": null}),
+            "user",
+        ),
+    ] {
+        let (status, error) = error_of(app.post("/v1/embeddings", &body).await).await;
+        assert_eq!(status, 400);
+        assert_eq!(error["error"]["param"], param);
+    }
+    let calls = app.fake("openai").calls();
+    assert!(
+        calls.is_empty(),
+        "{:?}",
+        calls.iter().map(|c| &c.body).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn browsers_get_cors_preflight_answers() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/chat/completions", app.url),
+        )
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let methods = response.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap();
+    assert!(methods.contains("POST"), "{methods}");
 }

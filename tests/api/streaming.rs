@@ -87,6 +87,7 @@ async fn include_usage_gives_exactly_one_usage_chunk_with_the_receipt() {
     let app = spawn_app().await;
     for (provider, model) in [
         ("openai", "openai/gpt-4o"),
+        ("groq", "groq/llama-3.1-8b-instant"),
         ("mistral", "mistral/mistral-small-latest"),
         (
             "together",

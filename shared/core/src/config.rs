@@ -91,6 +91,10 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// Requests with a larger body get a 413 before any parsing.
     pub max_body_bytes: usize,
+    /// Browser origins allowed to call the gateway (CORS); `["*"]` for any, `[]` for none.
+    /// Keys travel in a header, never a cookie, so allowing origins exposes no ambient
+    /// credential.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -98,6 +102,7 @@ impl Default for ServerConfig {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 4 * 1024 * 1024,
+            cors_allowed_origins: vec!["*".to_owned()],
         }
     }
 }

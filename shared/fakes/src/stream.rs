@@ -71,7 +71,11 @@ async fn next(mut state: State) -> Option<(Result<Bytes, io::Error>, State)> {
     }
     let delay = if state.sent == 0 {
         state.plan.ttft
-    } else if state.plan.unpaced_from.is_some_and(|from| state.sent >= from) {
+    } else if state
+        .plan
+        .unpaced_from
+        .is_some_and(|from| state.sent >= from)
+    {
         Duration::ZERO
     } else {
         state.plan.chunk_delay

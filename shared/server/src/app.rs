@@ -36,5 +36,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(SetSensitiveRequestHeadersLayer::new([
             axum::http::header::AUTHORIZATION,
         ]))
+        // Browser preflights are answered before anything else, keys included.
+        .layer(tower::util::option_layer(state.cors.clone()))
         .with_state(state)
 }

@@ -33,7 +33,7 @@ pub async fn require_key(
         })
         .map(str::trim);
     let Some(presented) = presented.filter(|k| !k.is_empty()) else {
-        return ErrorResponse(
+        return ErrorResponse::from(
             ApiError::new(
                 ErrorKind::Authentication,
                 "No API key provided. Send `Authorization: Bearer <your gateway key>`.",
@@ -50,7 +50,7 @@ pub async fn require_key(
             });
             next.run(request).await
         }
-        None => ErrorResponse(
+        None => ErrorResponse::from(
             ApiError::new(ErrorKind::Authentication, "Incorrect API key provided.")
                 .with_code("invalid_api_key"),
         )

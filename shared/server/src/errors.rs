@@ -7,19 +7,29 @@ use axum::http::{HeaderValue, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use gateway_core::{ApiError, ErrorKind};
 
-/// An [`ApiError`] on its way out.
+/// An [`ApiError`] on its way out, with the receipt header of a request that was routed.
 #[derive(Debug)]
-pub struct ErrorResponse(pub ApiError);
+pub struct ErrorResponse {
+    pub error: ApiError,
+    pub receipt_header: Option<String>,
+}
 
 impl From<ApiError> for ErrorResponse {
     fn from(error: ApiError) -> Self {
-        ErrorResponse(error)
+        ErrorResponse {
+            error,
+            receipt_header: None,
+        }
     }
 }
 
 impl IntoResponse for ErrorResponse {
     fn into_response(self) -> axum::response::Response {
-        error_response(&self.0)
+        let mut response = error_response(&self.error);
+        if let Some(header) = &self.receipt_header {
+            crate::receipts::insert_header(response.headers_mut(), header);
+        }
+        response
     }
 }
 

@@ -4,13 +4,14 @@
 //! - [`routes`]: one module per endpoint.
 //! - [`stream`]: relaying provider streams as SSE.
 //! - [`state`]: what handlers borrow, built once from the configuration.
-//! - [`auth`], [`request_id`], [`errors`], [`receipts`]: the cross-cutting pieces.
+//! - [`auth`], [`cors`], [`request_id`], [`errors`], [`receipts`]: the cross-cutting pieces.
 //! - [`demo`]: simulated providers for `--demo`.
 //! - [`serve`]: binding, serving and graceful shutdown.
 //! - [`telemetry`], to set up logging.
 
 pub mod app;
 pub mod auth;
+pub mod cors;
 pub mod demo;
 pub mod errors;
 pub mod receipts;

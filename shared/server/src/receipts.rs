@@ -9,6 +9,9 @@ use gateway_core::receipt::{
 };
 use gateway_core::wire::Usage;
 
+use gateway_core::ApiError;
+
+use crate::errors::ErrorResponse;
 use crate::request_id::RequestContext;
 
 pub const HEADER: &str = "x-llm-gateway";
@@ -40,7 +43,16 @@ impl Routed {
         }
     }
 
-    /// The header a stream starts with, before cost and latency are known.
+    /// An error after routing, carrying what is known of the request.
+    pub fn error(&self, error: ApiError) -> ErrorResponse {
+        ErrorResponse {
+            error,
+            receipt_header: Some(self.stream_header()),
+        }
+    }
+
+    /// The header of a response whose cost and latency are not known yet (a stream's start,
+    /// or a failure).
     pub fn stream_header(&self) -> String {
         format!(
             "request_id={}; routing={}; provider={}; model={}; fallback=false",

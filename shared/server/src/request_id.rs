@@ -24,9 +24,17 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
     };
     let header = HeaderValue::from_str(&context.id).ok();
     let span = tracing::info_span!("request", request_id = %context.id);
-    request.extensions_mut().insert(context);
+    request.extensions_mut().insert(context.clone());
     let mut response = next.run(request).instrument(span).await;
     if let Some(header) = header {
+        // Responses that never reached a provider (errors, listings) still say which request
+        // they answer in the receipt header.
+        if !response.headers().contains_key(crate::receipts::HEADER) {
+            crate::receipts::insert_header(
+                response.headers_mut(),
+                &format!("request_id={}", context.id),
+            );
+        }
         response.headers_mut().insert(HEADER, header);
     }
     response

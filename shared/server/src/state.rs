@@ -17,6 +17,8 @@ pub struct AppState {
     pub keys: Vec<(String, GatewayKeyHash)>,
     pub upstream: UpstreamConfig,
     pub max_body_bytes: usize,
+    /// Cross-origin access, when any origin is allowed.
+    pub cors: Option<tower_http::cors::CorsLayer>,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             keys,
             upstream: config.upstream.clone(),
             max_body_bytes: config.server.max_body_bytes,
+            cors: crate::cors::layer(&config.server.cors_allowed_origins)?,
         })
     }
 

@@ -195,7 +195,8 @@ impl Relay {
             });
         }
         view.for_each_output_text(|text| self.output.push(text));
-        let has_usage = view.reported_usage().is_some();
+        // Usage the client can read where it looks (`usage`), as opposed to Groq's `x_groq`.
+        let has_usage = view.usage.is_some();
         if let Some(usage) = view.reported_usage() {
             self.usage = Some(usage.clone());
         }

@@ -11,8 +11,14 @@ pub struct EmbeddingsRequest {
     pub encoding_format: Option<EncodingFormat>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dimensions: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A string when present: OpenAI's schema does not allow `null` here.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::present"
+    )]
     pub user: Option<String>,
+    /// Unknown parameters are refused by `validate`; adapters put provider-specific ones here.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -36,11 +42,13 @@ impl EmbeddingInput {
         }
     }
 
+    /// An empty list, or a token list with an empty entry. Empty strings are left to the
+    /// provider: OpenAI's spec allows them, its API refuses them.
     pub fn is_empty(&self) -> bool {
         match self {
-            EmbeddingInput::Text(s) => s.is_empty(),
+            EmbeddingInput::Text(_) => false,
             EmbeddingInput::Tokens(t) => t.is_empty(),
-            EmbeddingInput::Texts(v) => v.is_empty() || v.iter().any(String::is_empty),
+            EmbeddingInput::Texts(v) => v.is_empty(),
             EmbeddingInput::TokenLists(v) => v.is_empty() || v.iter().any(Vec::is_empty),
         }
     }

@@ -53,3 +53,12 @@ impl Usage {
             .unwrap_or(0)
     }
 }
+
+/// For fields whose schema allows a value but not `null`: absent is `None`, `null` is an error.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}

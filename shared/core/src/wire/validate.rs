@@ -13,12 +13,6 @@ const MAX_TOOLS: usize = 128;
 
 impl ChatRequest {
     pub fn validate(&self) -> Result<(), ApiError> {
-        if self.model.trim().is_empty() {
-            return Err(ApiError::invalid_param(
-                "model",
-                "`model` must not be empty.",
-            ));
-        }
         if self.messages.is_empty() {
             return Err(ApiError::invalid_param(
                 "messages",
@@ -154,17 +148,20 @@ fn is_valid_function_name(name: &str) -> bool {
 }
 
 impl EmbeddingsRequest {
+    /// OpenAI's embeddings request is closed: an unknown parameter is refused here rather
+    /// than by the provider.
     pub fn validate(&self) -> Result<(), ApiError> {
-        if self.model.trim().is_empty() {
+        if let Some(name) = self.extra.keys().next() {
             return Err(ApiError::invalid_param(
-                "model",
-                "`model` must not be empty.",
-            ));
+                name.clone(),
+                format!("Unrecognized request argument supplied: {name}"),
+            )
+            .with_code("unknown_parameter"));
         }
         if self.input.is_empty() {
             return Err(ApiError::invalid_param(
                 "input",
-                "`input` must be a non-empty string or a non-empty list of non-empty inputs.",
+                "`input` must not be an empty list.",
             ));
         }
         if self.input.len() > 2048 {

@@ -3,7 +3,7 @@
 //!
 //! | provider | differences from OpenAI |
 //! |---|---|
-//! | Groq | `n` must be 1 |
+//! | Groq | `n` must be 1; no `stream_options` (usage comes in `x_groq.usage`) |
 //! | Together | `stop` is a list; `logprobs` is a count; system/assistant/tool content is a string; no `developer` role, no `max_completion_tokens`, no `stream_options` (usage comes in the last chunk) |
 //! | Mistral | `random_seed` for `seed`; `max_tokens` only; `tool_choice: "any"` for `required`; temperature ≤ 1.5; messages take no `name` or unknown fields; no `logprobs`, `logit_bias` or `stream_options` |
 //!
@@ -56,12 +56,10 @@ pub(super) fn shape_chat(
 }
 
 /// Whether the provider needs `stream_options.include_usage` to report usage in a stream.
-/// Together and Mistral always report it in the last chunk and do not take the option.
+/// Together and Mistral always report it in the last chunk, Groq in `x_groq.usage`; none of
+/// them takes the option.
 fn reports_stream_usage_on_request(dialect: Dialect) -> bool {
-    matches!(
-        dialect,
-        Dialect::Openai | Dialect::Groq | Dialect::OpenaiCompatible
-    )
+    matches!(dialect, Dialect::Openai | Dialect::OpenaiCompatible)
 }
 
 fn provider_name(dialect: Dialect) -> &'static str {
@@ -348,6 +346,17 @@ mod tests {
         assert_eq!(v["max_tokens"], 5);
         assert_eq!(v["messages"][0]["role"], "system");
         assert_eq!(v["messages"][0]["content"], "Be brief.");
+        assert!(v.get("stream_options").is_none());
+    }
+
+    #[test]
+    fn groq_gets_no_stream_options() {
+        let v = shaped(
+            Dialect::Groq,
+            &req(r#","stream_options":{"include_usage":true}"#),
+            true,
+        )
+        .unwrap();
         assert!(v.get("stream_options").is_none());
     }
 

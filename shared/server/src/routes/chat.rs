@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, Response, header};
 use gateway_core::ApiError;
 use gateway_core::receipt::UsageSource;
 use gateway_core::tokens;
+use gateway_core::upstream::Provider;
 use gateway_core::wire::{ChatRequest, parse_json_body};
 
 use crate::errors::{ErrorResponse, body_rejection, upstream_timeout};
@@ -42,16 +43,31 @@ pub async fn create(
     request.fallback_chain = None;
 
     if request.is_stream() {
-        return Ok(stream::relay(&state, routed, provider, request).await?);
+        let header = routed.stream_header();
+        return stream::relay(&state, routed, provider, request)
+            .await
+            .map_err(|error| ErrorResponse {
+                error,
+                receipt_header: Some(header),
+            });
     }
+    complete(&state, routed, provider, request).await
+}
 
+/// A non-streamed call: the provider's answer with usage and the receipt added.
+async fn complete(
+    state: &AppState,
+    routed: Routed,
+    provider: Arc<dyn Provider>,
+    request: ChatRequest,
+) -> Result<Response<Body>, ErrorResponse> {
     // Kept only to count prompt tokens should the provider not report usage.
     let messages = request.messages.clone();
     let mut completion =
         tokio::time::timeout(state.upstream.request_timeout(), provider.chat(request))
             .await
-            .map_err(|_| upstream_timeout(provider.id()))?
-            .map_err(|e| e.to_api_error(provider.id()))?;
+            .map_err(|_| routed.error(upstream_timeout(provider.id())))?
+            .map_err(|e| routed.error(e.to_api_error(provider.id())))?;
 
     let (usage, counted_by) = match &completion.usage {
         Some(usage) => (usage.clone(), UsageSource::Provider),

@@ -46,8 +46,8 @@ pub async fn create(
         provider.embeddings(request),
     )
     .await
-    .map_err(|_| upstream_timeout(provider.id()))?
-    .map_err(|e| e.to_api_error(provider.id()))?;
+    .map_err(|_| routed.error(upstream_timeout(provider.id())))?
+    .map_err(|e| routed.error(e.to_api_error(provider.id())))?;
     if format == EncodingFormat::Base64 {
         for item in &mut response.data {
             if let EmbeddingVector::Float(values) = &item.embedding {
