@@ -365,7 +365,8 @@ else
     T0=$SECONDS
     mkdir -p "$RUN_DIR/schemathesis"
     step "${SUITE_NAMES[2]}" bash -c 'cd "$1" && shift && exec "$@"' _ "$RUN_DIR/schemathesis" \
-        "$VENV/bin/schemathesis" run "$RUN_DIR/specs/openai-schemathesis.yaml" --url "$GATEWAY_URL/v1" \
+        "$VENV/bin/schemathesis" --config-file "$REPO/tests/conformance/schemathesis.toml" \
+        run "$RUN_DIR/specs/openai-schemathesis.yaml" --url "$GATEWAY_URL/v1" \
         --include-operation-id createChatCompletion --include-operation-id createEmbedding \
         --include-operation-id listModels \
         -H "Authorization: Bearer $GATEWAY_KEY" --max-examples 50 --seed 1 --continue-on-failure \

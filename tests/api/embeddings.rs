@@ -68,7 +68,7 @@ async fn a_chat_model_is_not_an_embedding_model() {
             &json!({"model": "openai/gpt-4o", "input": "x"}),
         )
         .await;
-    assert_eq!(response.status(), 400);
+    assert_eq!(response.status(), 404);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["param"], "model");
+    assert_eq!(body["error"]["code"], "model_not_found");
 }

@@ -291,6 +291,10 @@ async fn embeddings_refuse_unknown_parameters_and_null_user_before_the_provider(
             json!({"model": "openai/text-embedding-3-small", "input": "x", "user": null}),
             "user",
         ),
+        (
+            json!({"model": "openai/text-embedding-3-small", "input": "x", "dimensions": null}),
+            "dimensions",
+        ),
     ] {
         let (status, error) = error_of(app.post("/v1/embeddings", &body).await).await;
         assert_eq!(status, 400);
@@ -328,4 +332,20 @@ async fn browsers_get_cors_preflight_answers() {
         .to_str()
         .unwrap();
     assert!(methods.contains("POST"), "{methods}");
+}
+
+#[tokio::test]
+async fn a_plain_options_request_gets_no_allow_header_that_omits_methods() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/chat/completions", app.url),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("allow").is_none());
 }

@@ -111,14 +111,11 @@ impl ModelRouter {
                 model,
                 decision: RoutingDecision::Direct,
             }),
-            Some(_) => Err(ApiError::invalid_param(
-                "model",
-                format!(
-                    "`{}` is an embedding model; use /v1/embeddings.",
-                    request.model
-                ),
-            )
-            .with_code("model_not_supported")),
+            // OpenAI answers a non-chat model on this endpoint with a 404 too.
+            Some(_) => Err(ApiError::model_not_found(
+                &request.model,
+                "It is an embedding model: use /v1/embeddings.",
+            )),
             None => Err(self.not_found(&request.model)),
         }
     }
@@ -126,11 +123,10 @@ impl ModelRouter {
     pub fn route_embedding(&self, requested: &str) -> Result<&ModelEntry, ApiError> {
         match self.lookup(requested) {
             Some(model) if model.kind == ModelKind::Embedding => Ok(model),
-            Some(_) => Err(ApiError::invalid_param(
-                "model",
-                format!("`{requested}` is a chat model; use /v1/chat/completions."),
-            )
-            .with_code("model_not_supported")),
+            Some(_) => Err(ApiError::model_not_found(
+                requested,
+                "It is a chat model: use /v1/chat/completions.",
+            )),
             None => Err(self.not_found(requested)),
         }
     }

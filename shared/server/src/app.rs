@@ -23,7 +23,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             auth::require_key,
         ));
 
-    Router::new()
+    let app = Router::new()
         .nest("/v1", v1)
         .route("/health", get(routes::health::health))
         // Bodies past the configured size are refused while reading (413).
@@ -35,8 +35,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Keys never reach logs, whatever logs headers.
         .layer(SetSensitiveRequestHeadersLayer::new([
             axum::http::header::AUTHORIZATION,
-        ]))
-        // Browser preflights are answered before anything else, keys included.
-        .layer(tower::util::option_layer(state.cors.clone()))
-        .with_state(state)
+        ]));
+    let app = app.with_state(state.clone());
+    match state.cors.clone() {
+        // Browser preflights are answered before anything else, keys included. The layer wraps
+        // the whole router rather than each route, so a preflight is not taken for a wrong
+        // method (which would add `Allow`).
+        Some(cors) => Router::new().fallback_service(app).layer(cors),
+        None => app,
+    }
 }

@@ -7,11 +7,19 @@ use serde_json::{Map, Value};
 pub struct EmbeddingsRequest {
     pub model: String,
     pub input: EmbeddingInput,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// This and the fields below take a value when present: OpenAI's schema has no `null` here.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::present"
+    )]
     pub encoding_format: Option<EncodingFormat>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::whole::some_u32"
+    )]
     pub dimensions: Option<u32>,
-    /// A string when present: OpenAI's schema does not allow `null` here.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

@@ -62,3 +62,49 @@ where
 {
     T::deserialize(deserializer).map(Some)
 }
+
+/// JSON Schema's `integer` includes `110.0`; serde's integers do not. These accept any whole
+/// number in range, so what OpenAI's schema allows is allowed here, and send it on as an integer.
+mod whole {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Number;
+
+    fn whole(n: &Number) -> Option<i128> {
+        n.as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 1e30)
+                    .map(|f| f as i128)
+            })
+    }
+
+    fn convert<T: TryFrom<i128>, E: Error>(n: &Number, what: &str) -> Result<T, E> {
+        whole(n)
+            .and_then(|v| T::try_from(v).ok())
+            .ok_or_else(|| E::custom(format!("expected {what}, got {n}")))
+    }
+
+    pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        Option::<Number>::deserialize(d)?
+            .map(|n| convert(&n, "a whole number from 0 to 4294967295"))
+            .transpose()
+    }
+
+    /// Like `opt_u32`, but `null` is an error (absent is still `None`, through `default`).
+    pub fn some_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        convert(
+            &Number::deserialize(d)?,
+            "a whole number from 0 to 4294967295",
+        )
+        .map(Some)
+    }
+
+    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Option::<Number>::deserialize(d)?
+            .map(|n| convert(&n, "a whole number within the 64-bit signed range"))
+            .transpose()
+    }
+}

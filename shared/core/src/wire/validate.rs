@@ -1,7 +1,7 @@
 //! Range and consistency checks OpenAI applies before a request reaches a model. Done once, at
 //! the edge, so adapters can trust what they translate.
 
-use super::{ChatRequest, Content, EmbeddingsRequest, Message, Tool};
+use super::{ChatRequest, Content, EmbeddingsRequest, Message};
 use crate::error::ApiError;
 
 /// OpenAI's limit on `stop` sequences.
@@ -57,26 +57,13 @@ impl ChatRequest {
                 format!("`stop` takes at most {MAX_STOP_SEQUENCES} sequences."),
             ));
         }
-        if let Some(tools) = &self.tools {
-            if tools.len() > MAX_TOOLS {
-                return Err(ApiError::invalid_param(
-                    "tools",
-                    format!("`tools` takes at most {MAX_TOOLS} tools."),
-                ));
-            }
-            for (i, tool) in tools.iter().enumerate() {
-                if let Tool::Function { function } = tool
-                    && !is_valid_function_name(&function.name)
-                {
-                    return Err(ApiError::invalid_param(
-                        format!("tools[{i}].function.name"),
-                        format!(
-                            "Invalid function name '{}': use 1 to 64 of a-z, A-Z, 0-9, '_' and '-'.",
-                            function.name
-                        ),
-                    ));
-                }
-            }
+        if let Some(tools) = &self.tools
+            && tools.len() > MAX_TOOLS
+        {
+            return Err(ApiError::invalid_param(
+                "tools",
+                format!("`tools` takes at most {MAX_TOOLS} tools."),
+            ));
         }
         Ok(())
     }
@@ -105,19 +92,9 @@ impl ChatRequest {
     }
 }
 
+/// Checks what OpenAI's schema states. Rules its API adds in prose only (an assistant message
+/// needs content or tool calls) are left to the provider, which states them in its own words.
 fn validate_message(index: usize, message: &Message) -> Result<(), ApiError> {
-    if let Message::Assistant(m) = message
-        && m.content.is_none()
-        && m.tool_calls.as_ref().is_none_or(Vec::is_empty)
-        && m.refusal.is_none()
-        && !m.extra.contains_key("audio")
-        && !m.extra.contains_key("function_call")
-    {
-        return Err(ApiError::invalid_param(
-            format!("messages[{index}].content"),
-            "An assistant message needs `content` or `tool_calls`.",
-        ));
-    }
     if let Some(Content::Parts(parts)) = message.content()
         && parts.is_empty()
         && !matches!(message, Message::Assistant(_))
@@ -138,13 +115,6 @@ fn in_range(param: &str, value: Option<f64>, min: f64, max: f64) -> Result<(), A
         )),
         _ => Ok(()),
     }
-}
-
-fn is_valid_function_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 impl EmbeddingsRequest {
@@ -212,6 +182,22 @@ mod tests {
         let back = serde_json::to_value(&req).unwrap();
         assert_eq!(back["store"], true);
         assert_eq!(back["metadata"]["a"], "b");
+    }
+
+    #[test]
+    fn whole_numbers_written_as_floats_are_integers() {
+        let req = request(r#","n":2.0,"max_tokens":1e2,"seed":-3.0"#);
+        assert_eq!(
+            (req.n, req.max_tokens, req.seed),
+            (Some(2), Some(100), Some(-3))
+        );
+        let back = serde_json::to_value(&req).unwrap();
+        assert_eq!(back["n"], serde_json::json!(2));
+        let err = crate::wire::parse_json_body::<ChatRequest>(
+            br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"n":1.5}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("n"));
     }
 
     #[test]

@@ -88,6 +88,25 @@ fn refuse_openai_only(dialect: Dialect, request: &ChatRequest) -> Result<(), Pro
     Ok(())
 }
 
+/// OpenAI's schema puts no floor under the token limits; the other providers' schemas do.
+fn refuse_negative_token_limits(
+    dialect: Dialect,
+    request: &ChatRequest,
+) -> Result<(), ProviderError> {
+    for (param, value) in [
+        ("max_tokens", request.max_tokens),
+        ("max_completion_tokens", request.max_completion_tokens),
+    ] {
+        if value.is_some_and(|v| v < 0) {
+            return Err(ProviderError::unsupported(
+                param,
+                format!("{} takes a non-negative `{param}`.", provider_name(dialect)),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn drop_bookkeeping(request: &mut ChatRequest) {
     for param in BOOKKEEPING {
         request.extra.remove(*param);
@@ -97,6 +116,7 @@ fn drop_bookkeeping(request: &mut ChatRequest) {
 }
 
 fn shape_groq(request: &mut ChatRequest) -> Result<(), ProviderError> {
+    refuse_negative_token_limits(Dialect::Groq, request)?;
     if request.n.is_some_and(|n| n > 1) {
         return Err(ProviderError::unsupported(
             "n",
@@ -107,6 +127,7 @@ fn shape_groq(request: &mut ChatRequest) -> Result<(), ProviderError> {
 }
 
 fn shape_together(request: &mut ChatRequest) -> Result<(), ProviderError> {
+    refuse_negative_token_limits(Dialect::Together, request)?;
     refuse_openai_only(Dialect::Together, request)?;
     drop_bookkeeping(request);
     if let Some(Stop::One(s)) = &request.stop {
@@ -144,6 +165,7 @@ fn shape_together(request: &mut ChatRequest) -> Result<(), ProviderError> {
 }
 
 fn shape_mistral(request: &mut ChatRequest) -> Result<(), ProviderError> {
+    refuse_negative_token_limits(Dialect::Mistral, request)?;
     refuse_openai_only(Dialect::Mistral, request)?;
     drop_bookkeeping(request);
     if let Some(t) = request.temperature
@@ -347,6 +369,15 @@ mod tests {
         assert_eq!(v["messages"][0]["role"], "system");
         assert_eq!(v["messages"][0]["content"], "Be brief.");
         assert!(v.get("stream_options").is_none());
+    }
+
+    #[test]
+    fn negative_token_limits_go_to_openai_only() {
+        assert!(shaped(Dialect::Openai, &req(r#","max_tokens":-1"#), false).is_ok());
+        for dialect in [Dialect::Groq, Dialect::Together, Dialect::Mistral] {
+            let e = shaped(dialect, &req(r#","max_completion_tokens":-1"#), false).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some("max_completion_tokens"));
+        }
     }
 
     #[test]
