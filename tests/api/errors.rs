@@ -129,13 +129,7 @@ async fn a_body_over_the_limit_is_a_413() {
 #[tokio::test]
 async fn a_wrong_method_is_a_405_with_allow() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(format!("{}/v1/chat/completions", app.url))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/v1/chat/completions").await;
     let allow = response.headers()["allow"].to_str().unwrap().to_owned();
     let (status, _) = error_of(response).await;
     assert_eq!(status, 405);
@@ -145,13 +139,7 @@ async fn a_wrong_method_is_a_405_with_allow() {
 #[tokio::test]
 async fn an_unknown_path_is_a_404() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(format!("{}/v1/nothing", app.url))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/v1/nothing").await;
     let (status, _) = error_of(response).await;
     assert_eq!(status, 404);
 }

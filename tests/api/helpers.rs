@@ -124,6 +124,15 @@ impl TestApp {
             .expect("request sent")
     }
 
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn chat(&self, body: &Value) -> reqwest::Response {
         self.post("/v1/chat/completions", body).await
     }

@@ -1,17 +1,11 @@
 use serde_json::Value;
 
-use crate::helpers::{KEY, spawn_app};
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn models_lists_auto_and_every_routable_model_as_provider_slash_model() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(format!("{}/v1/models", app.url))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/v1/models").await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     let ids: Vec<&str> = body["data"]

@@ -52,6 +52,21 @@ fn address(lines: &[String]) -> String {
         .to_owned()
 }
 
+/// Runs `check-config` on `toml` written to a file of its own.
+fn check_config(name: &str, toml: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let dir = std::env::temp_dir().join(format!("llm-gateway-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, toml).unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", "--config", path.to_str().unwrap()])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
 #[test]
 fn help_documents_the_subcommands_and_the_demo_key_variable() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
@@ -145,18 +160,10 @@ fn serve_without_keys_refuses_to_start_and_says_why() {
 
 #[test]
 fn check_config_names_the_bad_field() {
-    let dir = std::env::temp_dir().join(format!("llm-gateway-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("bad.toml");
-    std::fs::write(&path, "[upstream]\nidle_timeout_ms = \"soon\"\n").unwrap();
-    let out = Command::new(BIN)
-        .args(["check-config", "--config", path.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = check_config("bad", "[upstream]\nidle_timeout_ms = \"soon\"\n", &[]);
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("upstream.idle_timeout_ms"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -200,17 +207,11 @@ fn the_readme_configuration_example_is_valid() {
     let section = &readme[readme.find("## Configuration").unwrap()..];
     let start = section.find("```toml\n").unwrap() + "```toml\n".len();
     let example = &section[start..start + section[start..].find("```").unwrap()];
-    let dir = std::env::temp_dir().join(format!("llm-gateway-readme-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("gateway.toml");
-    std::fs::write(&path, example).unwrap();
-    let out = Command::new(BIN)
-        .args(["check-config", "--config", path.to_str().unwrap()])
-        .env("OPENAI_API_KEY", "sk-test")
-        .env("CI_GATEWAY_KEY", DEMO_KEY)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    let out = check_config(
+        "readme",
+        example,
+        &[("OPENAI_API_KEY", "sk-test"), ("CI_GATEWAY_KEY", DEMO_KEY)],
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         out.status.success(),
