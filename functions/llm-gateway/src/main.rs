@@ -181,7 +181,11 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(demo) = &demo {
         println!(
             "Demo mode: simulated providers {}",
-            demo::SIMULATED_PROVIDERS.join(", ")
+            demo::SIMULATED_PROVIDERS
+                .iter()
+                .map(|(name, _)| *name)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         println!("Demo key: {}", demo.key);
         println!(

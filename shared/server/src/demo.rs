@@ -14,16 +14,12 @@ use gateway_fakes::{Behaviour, Dialect, FakeOptions, FakeServer};
 pub const DEMO_KEY_ENV: &str = "LLM_GATEWAY_DEMO_KEY";
 
 /// The providers demo mode simulates, each by a fake speaking its own dialect.
-pub const SIMULATED_PROVIDERS: &[&str] = &["openai", "groq", "together", "mistral"];
-
-fn dialect_of(provider: &str) -> Dialect {
-    match provider {
-        "groq" => Dialect::Groq,
-        "together" => Dialect::Together,
-        "mistral" => Dialect::Mistral,
-        _ => Dialect::OpenAi,
-    }
-}
+pub const SIMULATED_PROVIDERS: &[(&str, Dialect)] = &[
+    ("openai", Dialect::OpenAi),
+    ("groq", Dialect::Groq),
+    ("together", Dialect::Together),
+    ("mistral", Dialect::Mistral),
+];
 
 /// Pacing that makes streaming visible without making the demo slow.
 const DEMO_BEHAVIOUR: Behaviour = Behaviour {
@@ -59,7 +55,7 @@ pub async fn start(config: &mut Config, env: &dyn EnvSource) -> anyhow::Result<D
     let catalog = Catalog::built_in()?;
     config.providers.clear();
     let mut fakes = Vec::new();
-    for provider in SIMULATED_PROVIDERS {
+    for &(provider, dialect) in SIMULATED_PROVIDERS {
         let models_of = |kind: ModelKind| -> Vec<String> {
             catalog
                 .for_provider(provider)
@@ -74,14 +70,10 @@ pub async fn start(config: &mut Config, env: &dyn EnvSource) -> anyhow::Result<D
             embedding_models: models_of(ModelKind::Embedding),
             behaviour: DEMO_BEHAVIOUR,
         };
-        let fake = FakeServer::start(
-            dialect_of(provider),
-            options,
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-        )
-        .await?;
+        let fake =
+            FakeServer::start(dialect, options, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         config.providers.insert(
-            (*provider).to_owned(),
+            provider.to_owned(),
             ProviderConfig {
                 base_url: Some(fake.base_url()),
                 api_key: Some(api_key),
@@ -89,7 +81,7 @@ pub async fn start(config: &mut Config, env: &dyn EnvSource) -> anyhow::Result<D
                 ..ProviderConfig::default()
             },
         );
-        fakes.push(((*provider).to_owned(), fake));
+        fakes.push((provider.to_owned(), fake));
     }
     config.auth.keys.push(KeyConfig {
         name: "demo".to_owned(),
