@@ -105,12 +105,12 @@ impl ModelEntry {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    #[error("cannot read the catalog file {path}: {source}")]
+    #[error("cannot read the catalog file {path}")]
     Read {
         path: String,
         source: std::io::Error,
     },
-    #[error("the catalog {origin} is not valid: {source}")]
+    #[error("the catalog {origin} is not valid")]
     Parse {
         origin: String,
         source: Box<toml::de::Error>,

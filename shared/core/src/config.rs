@@ -52,7 +52,7 @@ impl EnvSource for HashMap<String, String> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the configuration file {path}: {source}")]
+    #[error("cannot read the configuration file {path}")]
     Read {
         path: String,
         source: std::io::Error,
