@@ -64,6 +64,33 @@ impl Routed {
     }
 }
 
+/// A response body with the receipt as one more top-level field, serialised in one pass.
+#[derive(serde::Serialize)]
+pub struct WithReceipt<'a, T> {
+    #[serde(flatten)]
+    pub body: &'a T,
+    #[serde(rename = "x-llm-gateway")]
+    pub receipt: &'a Receipt,
+}
+
+/// The JSON response a finished request answers with.
+pub fn json_response<T: serde::Serialize>(
+    body: &T,
+    receipt: &Receipt,
+) -> Result<axum::response::Response, ApiError> {
+    let json = serde_json::to_vec(&WithReceipt { body, receipt }).map_err(|e| {
+        tracing::error!(error = %e, "cannot serialise a response");
+        ApiError::internal()
+    })?;
+    let mut response = axum::response::Response::new(axum::body::Body::from(json));
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    insert_header(response.headers_mut(), &receipt.header_value());
+    Ok(response)
+}
+
 pub fn insert_header(headers: &mut HeaderMap, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         headers.insert(HEADER, value);

@@ -3,7 +3,9 @@
 //! Starts a fake provider and the release `llm-gateway` binary as separate processes, then sends
 //! the same requests straight to the fake ("direct") and through the gateway, in the same run:
 //!
-//! 1. concurrency 1: latency percentiles of both, and their difference (the added latency);
+//! 1. concurrency 1: latency percentiles of both, and their difference (the added latency),
+//!    with a bare reverse proxy (`bare-proxy`) measured alongside: the cost of the extra network
+//!    hop itself on this machine, which no proxy can avoid;
 //! 2. a fixed arrival rate (open loop, latency measured from each request's scheduled time);
 //! 3. a sustained rate (default 5,000 requests/s): achieved rate and errors;
 //! 4. saturation: closed-loop throughput with many connections;
@@ -40,6 +42,9 @@ struct Args {
     /// The `llm-gateway` binary (default: next to this one).
     #[arg(long)]
     gateway_bin: Option<PathBuf>,
+    /// The `bare-proxy` binary (default: next to this one).
+    #[arg(long)]
+    bare_proxy_bin: Option<PathBuf>,
     /// Requests per side at concurrency 1.
     #[arg(long, default_value_t = 3000)]
     serial_requests: usize,
@@ -62,6 +67,7 @@ struct Args {
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
+#[derive(Clone)]
 struct Target {
     url: String,
     key: &'static str,
@@ -75,19 +81,8 @@ struct Target {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let bin = match &args.gateway_bin {
-        Some(bin) => bin.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("no parent folder")?
-            .join("llm-gateway"),
-    };
-    if !bin.exists() {
-        bail!(
-            "{} not found: build it with `cargo build --release -p llm-gateway`",
-            bin.display()
-        );
-    }
+    let bin = beside_this(&args.gateway_bin, "llm-gateway")?;
+    let bare_bin = beside_this(&args.bare_proxy_bin, "bare-proxy")?;
 
     let (mut fake, fake_url) = start(
         &bin,
@@ -119,6 +114,12 @@ async fn main() -> anyhow::Result<()> {
         "LLM Gateway listening on ",
     )
     .await?;
+    let (mut bare_process, bare_url) = start(
+        &bare_bin,
+        &["--upstream", &fake_url, "--bind", "127.0.0.1:0"],
+        "bare proxy listening on ",
+    )
+    .await?;
     let gateway_pid = gateway.id().context("gateway pid")?;
 
     let prompt = r#"[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"What is the capital of France? Answer in one short sentence."}]"#;
@@ -130,6 +131,10 @@ async fn main() -> anyhow::Result<()> {
         )),
         quick_stream: Bytes::from(stream_request("gpt-4o-mini", QUICK)),
         paced_stream: Bytes::from(stream_request("gpt-4o-mini", PACED)),
+    });
+    let bare = Arc::new(Target {
+        url: format!("{bare_url}/v1/chat/completions"),
+        ..Target::clone(&direct)
     });
     let through = Arc::new(Target {
         url: format!("{gateway_url}/v1/chat/completions"),
@@ -152,26 +157,43 @@ async fn main() -> anyhow::Result<()> {
         bin.display()
     );
 
-    // 1. Concurrency 1, direct and gateway interleaved so both see the same machine state.
+    // 1. Concurrency 1, the three interleaved so all see the same machine state.
     for _ in 0..300 {
-        call(&client, &direct).await?;
-        call(&client, &through).await?;
+        for target in [&direct, &bare, &through] {
+            call(&client, target).await?;
+        }
     }
     let mut d = Vec::with_capacity(args.serial_requests);
+    let mut b = Vec::with_capacity(args.serial_requests);
     let mut g = Vec::with_capacity(args.serial_requests);
     for _ in 0..args.serial_requests {
         d.push(call(&client, &direct).await?);
+        b.push(call(&client, &bare).await?);
         g.push(call(&client, &through).await?);
     }
-    report_pair("concurrency 1", &mut d, &mut g);
+    report_pair(
+        "concurrency 1: a bare proxy (the network hop alone)",
+        ("direct", &mut d),
+        ("bare", &mut b),
+    );
+    report_pair(
+        "concurrency 1: the gateway",
+        ("direct", &mut d),
+        ("gateway", &mut g),
+    );
+    report_pair(
+        "concurrency 1: the gateway's own work",
+        ("bare", &mut b),
+        ("gateway", &mut g),
+    );
 
     // 2. A fixed arrival rate.
     let (mut d, de) = open_loop(&client, &direct, args.fixed_rate, args.seconds).await;
     let (mut g, ge) = open_loop(&client, &through, args.fixed_rate, args.seconds).await;
     report_pair(
         &format!("fixed rate {} req/s", args.fixed_rate),
-        &mut d,
-        &mut g,
+        ("direct", &mut d),
+        ("gateway", &mut g),
     );
     println!("  errors: direct {de}, gateway {ge}\n");
 
@@ -211,7 +233,11 @@ async fn main() -> anyhow::Result<()> {
                 .first,
         );
     }
-    report_pair("streams: time to first chunk", &mut ttft_d, &mut ttft_g);
+    report_pair(
+        "streams: time to first chunk",
+        ("direct", &mut ttft_d),
+        ("gateway", &mut ttft_g),
+    );
     let (mut gaps_d, mut gaps_g, mut close_d, mut close_g) = (vec![], vec![], vec![], vec![]);
     for _ in 0..args.streams / 4 {
         let d = stream(&client, &direct, &direct.paced_stream).await?;
@@ -223,13 +249,13 @@ async fn main() -> anyhow::Result<()> {
     }
     report_pair(
         "streams: gap between content chunks (provider paces 2 ms)",
-        &mut gaps_d,
-        &mut gaps_g,
+        ("direct", &mut gaps_d),
+        ("gateway", &mut gaps_g),
     );
     report_pair(
         "streams: last content chunk to closing chunk",
-        &mut close_d,
-        &mut close_g,
+        ("direct", &mut close_d),
+        ("gateway", &mut close_g),
     );
 
     // 6. Memory.
@@ -245,9 +271,25 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let _ = gateway.kill().await;
+    let _ = bare_process.kill().await;
     let _ = fake.kill().await;
     let _ = std::fs::remove_dir_all(&config_dir);
     Ok(())
+}
+
+/// A binary given on the command line, or the one of that name beside this benchmark.
+fn beside_this(given: &Option<PathBuf>, name: &str) -> anyhow::Result<PathBuf> {
+    let bin = match given {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("no parent folder")?
+            .join(name),
+    };
+    if !bin.exists() {
+        bail!("{} not found: build it with tests/bench.sh", bin.display());
+    }
+    Ok(bin)
 }
 
 const QUICK: &str = "[[fake words=3]]";
@@ -455,10 +497,15 @@ fn summary(values: &mut [Duration]) -> String {
     )
 }
 
-fn report_pair(title: &str, direct: &mut [Duration], gateway: &mut [Duration]) {
+/// Two latency distributions and the difference of their percentiles (`second` minus `first`).
+fn report_pair(
+    title: &str,
+    (first_label, direct): (&str, &mut [Duration]),
+    (second_label, gateway): (&str, &mut [Duration]),
+) {
     println!("{title}");
-    println!("  direct:  {}", summary(direct));
-    println!("  gateway: {}", summary(gateway));
+    println!("  {first_label:<8} {}", summary(direct));
+    println!("  {second_label:<8} {}", summary(gateway));
     let added = |p: f64| micros(percentile(gateway, p)) - micros(percentile(direct, p));
     println!(
         "  added:   p50 {:+.0} µs, p90 {:+.0} µs, p99 {:+.0} µs\n",

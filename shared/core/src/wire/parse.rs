@@ -5,8 +5,13 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 
 /// Parses a JSON body; a failure is a 400 whose `param` is the path of the bad field
-/// (`messages[0].content`), as a client needs to fix it.
+/// (`messages[0].content`), as a client needs to fix it. Tracking the path costs time on every
+/// field, so it is done only for a body that already failed.
 pub fn parse_json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).or_else(|_| parse_reporting_path(body))
+}
+
+fn parse_reporting_path<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();

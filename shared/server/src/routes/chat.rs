@@ -7,8 +7,7 @@ use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderValue, Response, header};
-use gateway_core::ApiError;
+use axum::http::Response;
 use gateway_core::receipt::UsageSource;
 use gateway_core::tokens;
 use gateway_core::upstream::Provider;
@@ -80,17 +79,7 @@ async fn complete(
         }
     };
     let receipt = routed.receipt(&usage, counted_by);
-    completion.extra.insert(
-        receipts::FIELD.to_owned(),
-        serde_json::to_value(&receipt).map_err(|_| ApiError::internal())?,
-    );
-    let json = serde_json::to_vec(&completion).map_err(|_| ApiError::internal())?;
-    let mut response = Response::new(Body::from(json));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    receipts::insert_header(response.headers_mut(), &receipt.header_value());
+    let response = receipts::json_response(&completion, &receipt).map_err(|e| routed.error(e))?;
     tracing::info!(
         model = %receipt.model,
         cost_usd = receipt.cost_usd,

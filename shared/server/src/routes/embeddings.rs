@@ -4,13 +4,11 @@
 use std::sync::Arc;
 
 use axum::Extension;
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine;
-use gateway_core::ApiError;
 use gateway_core::receipt::{RoutingDecision, UsageSource};
 use gateway_core::wire::{
     EmbeddingVector, EmbeddingsRequest, EncodingFormat, Usage, parse_json_body,
@@ -57,15 +55,7 @@ pub async fn create(
     }
     let usage = Usage::new(response.usage.prompt_tokens, 0);
     let receipt = routed.receipt(&usage, UsageSource::Provider);
-    let mut body = serde_json::to_value(&response).map_err(|_| ApiError::internal())?;
-    if let Some(object) = body.as_object_mut() {
-        object.insert(
-            receipts::FIELD.to_owned(),
-            serde_json::to_value(&receipt).map_err(|_| ApiError::internal())?,
-        );
-    }
-    let mut response = Json(body).into_response();
-    receipts::insert_header(response.headers_mut(), &receipt.header_value());
+    let response = receipts::json_response(&response, &receipt).map_err(|e| routed.error(e))?;
     Ok(response)
 }
 

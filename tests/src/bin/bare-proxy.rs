@@ -1,0 +1,72 @@
+//! `bare-proxy`: the least a proxy can do (axum in, reqwest out, bodies copied through), built
+//! with the gateway's own HTTP stack. `gateway-bench` measures it beside the gateway, so the
+//! latency of the extra network hop on the machine at hand is told apart from the gateway's
+//! own work.
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::post;
+use axum::serve::ListenerExt;
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(about = "A minimal reverse proxy for POST /v1/chat/completions, for benchmarks.")]
+struct Args {
+    /// Base URL of the provider, e.g. http://127.0.0.1:9000/v1
+    #[arg(long)]
+    upstream: String,
+    #[arg(long, default_value = "127.0.0.1:0")]
+    bind: std::net::SocketAddr,
+}
+
+#[derive(Clone)]
+struct Upstream {
+    client: reqwest::Client,
+    url: reqwest::Url,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let upstream = Upstream {
+        client: reqwest::Client::builder().tcp_nodelay(true).build()?,
+        url: reqwest::Url::parse(&format!("{}/chat/completions", args.upstream))
+            .context("--upstream is not a URL")?,
+    };
+    let app = Router::new()
+        .route("/v1/chat/completions", post(forward))
+        .with_state(upstream);
+    let listener = tokio::net::TcpListener::bind(args.bind).await?;
+    println!("bare proxy listening on http://{}", listener.local_addr()?);
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn forward(
+    State(upstream): State<Upstream>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Bytes) {
+    let mut request = upstream.client.post(upstream.url).body(body);
+    for name in [header::AUTHORIZATION, header::CONTENT_TYPE] {
+        if let Some(value) = headers.get(&name) {
+            request = request.header(name, value);
+        }
+    }
+    match request.send().await {
+        Ok(response) => {
+            let status = response.status();
+            match response.bytes().await {
+                Ok(bytes) => (status, bytes),
+                Err(_) => (StatusCode::BAD_GATEWAY, Bytes::new()),
+            }
+        }
+        Err(_) => (StatusCode::BAD_GATEWAY, Bytes::new()),
+    }
+}
