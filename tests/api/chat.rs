@@ -224,3 +224,38 @@ async fn usage_is_counted_by_the_gateway_when_the_provider_omits_it() {
     assert!(body["usage"]["completion_tokens"].as_u64().unwrap() > 5);
     assert_eq!(body["x-llm-gateway"]["tokens"]["counted_by"], "gateway");
 }
+
+#[tokio::test]
+async fn an_openai_answer_passes_through_and_others_gain_the_fields_openai_requires() {
+    let app = spawn_app().await;
+    let body: Value = app
+        .chat(&json!({"model": "openai/gpt-4o", "messages": user("hi")}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["system_fingerprint"], "fp_fake", "{body}");
+    for model in [
+        "mistral/mistral-small-latest",
+        "together/meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "groq/llama-3.1-8b-instant",
+    ] {
+        let body: Value = app
+            .chat(&json!({"model": model, "messages": user("hi")}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let choice = &body["choices"][0];
+        for field in ["logprobs", "finish_reason"] {
+            assert!(choice.get(field).is_some(), "{model}: {field} in {body}");
+        }
+        for field in ["content", "refusal", "role"] {
+            assert!(
+                choice["message"].get(field).is_some(),
+                "{model}: message.{field} in {body}"
+            );
+        }
+        assert!(body.get("x-llm-gateway").is_some());
+    }
+}

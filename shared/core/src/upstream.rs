@@ -12,17 +12,25 @@ use bytes::Bytes;
 use futures::Stream;
 
 use crate::error::{ApiError, ErrorKind};
-use crate::wire::{ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
+use crate::wire::{ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage};
 
 /// The JSON of one `chat.completion.chunk`, without SSE framing.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, ProviderError>> + Send>>;
+
+/// A non-streamed answer: the JSON of a `chat.completion` object, forwarded as it is, and the
+/// usage read from it (if the provider reported any).
+#[derive(Debug, Clone)]
+pub struct ChatReply {
+    pub body: Bytes,
+    pub usage: Option<Usage>,
+}
 
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// The provider's name, as in `provider/model`.
     fn id(&self) -> &str;
 
-    async fn chat(&self, request: ChatRequest) -> Result<ChatCompletion, ProviderError>;
+    async fn chat(&self, request: ChatRequest) -> Result<ChatReply, ProviderError>;
 
     /// Resolves once the provider has accepted the call (its response headers arrived).
     async fn chat_stream(&self, request: ChatRequest) -> Result<ChunkStream, ProviderError>;

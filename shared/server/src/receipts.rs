@@ -73,6 +73,33 @@ pub struct WithReceipt<'a, T> {
     pub receipt: &'a Receipt,
 }
 
+/// The JSON response for a body that is already a serialised JSON object: the receipt is
+/// appended as its last field, and nothing else is touched.
+pub fn appended_to(body: &[u8], receipt: &Receipt) -> Result<axum::response::Response, ApiError> {
+    let end = body
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .filter(|&i| body[i] == b'}')
+        .ok_or_else(|| {
+            tracing::error!("a provider body to append a receipt to is not a JSON object");
+            ApiError::internal()
+        })?;
+    let head = &body[..end];
+    let empty = head
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .is_some_and(|i| head[i] == b'{');
+    let mut json = Vec::with_capacity(body.len() + 512);
+    json.extend_from_slice(head);
+    if !empty {
+        json.push(b',');
+    }
+    json.extend_from_slice(b"\"x-llm-gateway\":");
+    serde_json::to_writer(&mut json, receipt).map_err(|_| ApiError::internal())?;
+    json.push(b'}');
+    Ok(finish(json, receipt))
+}
+
 /// The JSON response a finished request answers with.
 pub fn json_response<T: serde::Serialize>(
     body: &T,
@@ -82,17 +109,62 @@ pub fn json_response<T: serde::Serialize>(
         tracing::error!(error = %e, "cannot serialise a response");
         ApiError::internal()
     })?;
+    Ok(finish(json, receipt))
+}
+
+fn finish(json: Vec<u8>, receipt: &Receipt) -> axum::response::Response {
     let mut response = axum::response::Response::new(axum::body::Body::from(json));
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     insert_header(response.headers_mut(), &receipt.header_value());
-    Ok(response)
+    response
 }
 
 pub fn insert_header(headers: &mut HeaderMap, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         headers.insert(HEADER, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gateway_core::catalog::Catalog;
+    use http_body_util::BodyExt;
+
+    fn receipt() -> Receipt {
+        let model = Catalog::built_in()
+            .unwrap()
+            .get("openai/gpt-4o")
+            .unwrap()
+            .clone();
+        Routed {
+            context: RequestContext {
+                id: "req_1".into(),
+                received: std::time::Instant::now(),
+            },
+            model,
+            decision: RoutingDecision::Direct,
+            routing_overhead: Duration::ZERO,
+        }
+        .receipt(&Usage::new(1, 1), UsageSource::Provider)
+    }
+
+    async fn body_of(body: &str) -> serde_json::Value {
+        let response = appended_to(body.as_bytes(), &receipt()).unwrap();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_receipt_is_appended_to_any_json_object() {
+        let v = body_of("{\"id\":\"x\",\"n\":[1,2]}  \n").await;
+        assert_eq!(v["id"], "x");
+        assert_eq!(v["x-llm-gateway"]["request_id"], "req_1");
+        let v = body_of("{ }").await;
+        assert_eq!(v["x-llm-gateway"]["model"], "openai/gpt-4o");
+        assert!(appended_to(b"[1]", &receipt()).is_err());
     }
 }

@@ -446,6 +446,15 @@ fn assistant_role() -> String {
     "assistant".to_owned()
 }
 
+/// What the gateway reads of a non-streamed answer on the fast path: enough to know it is a
+/// completion and what it used. The body itself travels on untouched.
+#[derive(Debug, Deserialize)]
+pub struct CompletionView {
+    pub choices: Vec<serde::de::IgnoredAny>,
+    #[serde(default)]
+    pub usage: Option<Usage>,
+}
+
 impl ChatCompletion {
     /// Everything the model wrote, for counting completion tokens when the provider did not.
     pub fn for_each_output_text(&self, mut f: impl FnMut(&str)) {

@@ -7,10 +7,11 @@ mod parse;
 mod validate;
 
 pub use chat::{
-    AssistantMessage, ChatCompletion, ChatRequest, Choice, ChoiceDeltaView, ChunkView, Content,
-    ContentPart, DeltaView, FunctionCall, FunctionDefinition, FunctionMessage, ImageUrl,
-    InstructionMessage, JsonSchemaFormat, Message, ResponseFormat, ResponseMessage, Stop,
-    StreamOptions, Tool, ToolCall, ToolChoice, ToolChoiceMode, ToolMessage, UserMessage,
+    AssistantMessage, ChatCompletion, ChatRequest, Choice, ChoiceDeltaView, ChunkView,
+    CompletionView, Content, ContentPart, DeltaView, FunctionCall, FunctionDefinition,
+    FunctionMessage, ImageUrl, InstructionMessage, JsonSchemaFormat, Message, ResponseFormat,
+    ResponseMessage, Stop, StreamOptions, Tool, ToolCall, ToolChoice, ToolChoiceMode, ToolMessage,
+    UserMessage,
 };
 pub use embeddings::{
     EmbeddingData, EmbeddingInput, EmbeddingVector, EmbeddingsRequest, EmbeddingsResponse,

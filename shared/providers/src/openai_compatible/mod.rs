@@ -13,8 +13,10 @@ use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use gateway_core::config::ResolvedProvider;
 use gateway_core::providers::Dialect;
-use gateway_core::upstream::{ChunkStream, Provider, ProviderError, ProviderErrorKind};
-use gateway_core::wire::{ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
+use gateway_core::upstream::{ChatReply, ChunkStream, Provider, ProviderError, ProviderErrorKind};
+use gateway_core::wire::{
+    ChatCompletion, ChatRequest, CompletionView, EmbeddingsRequest, EmbeddingsResponse,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
@@ -109,10 +111,35 @@ impl Provider for OpenAiCompatible {
         &self.id
     }
 
-    async fn chat(&self, mut request: ChatRequest) -> Result<ChatCompletion, ProviderError> {
+    async fn chat(&self, mut request: ChatRequest) -> Result<ChatReply, ProviderError> {
         quirks::shape_chat(self.dialect, &mut request, false)?;
         let response = self.post(&self.chat_url, &request, false).await?;
-        self.read_json(response).await
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(&self.id, &e))?;
+        let not_a_completion = |e: serde_json::Error| {
+            ProviderError::new(
+                ProviderErrorKind::InvalidResponse,
+                format!("the response is not a chat completion ({e})"),
+            )
+        };
+        if self.dialect == Dialect::Openai {
+            // OpenAI's own answer is the contract: forwarded byte for byte.
+            let view: CompletionView = serde_json::from_slice(&body).map_err(not_a_completion)?;
+            return Ok(ChatReply {
+                body,
+                usage: view.usage,
+            });
+        }
+        // Others may leave out fields OpenAI's schema requires (`logprobs`, `refusal`); a
+        // round trip through the typed completion puts them in.
+        let completion: ChatCompletion = serde_json::from_slice(&body).map_err(not_a_completion)?;
+        let body = serde_json::to_vec(&completion).map_err(not_a_completion)?;
+        Ok(ChatReply {
+            body: Bytes::from(body),
+            usage: completion.usage,
+        })
     }
 
     async fn chat_stream(&self, mut request: ChatRequest) -> Result<ChunkStream, ProviderError> {

@@ -8,10 +8,11 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::Response;
+use gateway_core::ApiError;
 use gateway_core::receipt::UsageSource;
 use gateway_core::tokens;
 use gateway_core::upstream::Provider;
-use gateway_core::wire::{ChatRequest, parse_json_body};
+use gateway_core::wire::{ChatCompletion, ChatRequest, parse_json_body};
 
 use crate::errors::{ErrorResponse, body_rejection, upstream_timeout};
 use crate::receipts::{self, Routed};
@@ -62,24 +63,33 @@ async fn complete(
 ) -> Result<Response<Body>, ErrorResponse> {
     // Kept only to count prompt tokens should the provider not report usage.
     let messages = request.messages.clone();
-    let mut completion =
-        tokio::time::timeout(state.upstream.request_timeout(), provider.chat(request))
-            .await
-            .map_err(|_| routed.error(upstream_timeout(provider.id())))?
-            .map_err(|e| routed.error(e.to_api_error(provider.id())))?;
+    let reply = tokio::time::timeout(state.upstream.request_timeout(), provider.chat(request))
+        .await
+        .map_err(|_| routed.error(upstream_timeout(provider.id())))?
+        .map_err(|e| routed.error(e.to_api_error(provider.id())))?;
 
-    let (usage, counted_by) = match &completion.usage {
-        Some(usage) => (usage.clone(), UsageSource::Provider),
+    let (response, receipt) = match &reply.usage {
+        // The usual case: the provider's body goes out as it came, with the receipt appended.
+        Some(usage) => {
+            let receipt = routed.receipt(usage, UsageSource::Provider);
+            let response =
+                receipts::appended_to(&reply.body, &receipt).map_err(|e| routed.error(e))?;
+            (response, receipt)
+        }
+        // No usage reported: count it, and put it in the answer too.
         None => {
+            let mut completion: ChatCompletion = serde_json::from_slice(&reply.body)
+                .map_err(|_| routed.error(ApiError::internal()))?;
             let mut output = tokens::OutputText::default();
             completion.for_each_output_text(|t| output.push(t));
             let usage = usage::count(messages, output).await;
-            completion.usage = Some(usage.clone());
-            (usage, UsageSource::Gateway)
+            let receipt = routed.receipt(&usage, UsageSource::Gateway);
+            completion.usage = Some(usage);
+            let response =
+                receipts::json_response(&completion, &receipt).map_err(|e| routed.error(e))?;
+            (response, receipt)
         }
     };
-    let receipt = routed.receipt(&usage, counted_by);
-    let response = receipts::json_response(&completion, &receipt).map_err(|e| routed.error(e))?;
     tracing::info!(
         model = %receipt.model,
         cost_usd = receipt.cost_usd,
