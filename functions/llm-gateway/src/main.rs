@@ -12,11 +12,6 @@ use gateway_core::keys::{self, GatewayKeyHash, KeyEnvironment};
 use gateway_fakes::{Behaviour, FakeOptions, FakeServer};
 use gateway_server::{AppState, demo, serve, telemetry};
 
-/// Many small, short-lived allocations per request (JSON, headers): mimalloc serves them faster
-/// than the system allocator and returns memory to the OS sooner.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "llm-gateway",
