@@ -14,6 +14,9 @@ pub fn client(config: &UpstreamConfig) -> reqwest::Result<reqwest::Client> {
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(1024)
         .tcp_nodelay(true)
+        // Provider APIs answer where they are asked; a redirect is a misconfiguration to
+        // report, not to follow with the gateway's credentials.
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("llm-gateway/", env!("CARGO_PKG_VERSION")))
         .build()
 }
