@@ -101,8 +101,6 @@ pub struct ApiError {
     pub code: Option<Cow<'static, str>>,
     /// Sent as `Retry-After` (whole seconds, rounded up).
     pub retry_after: Option<Duration>,
-    /// Sent as `Allow` with a 405.
-    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
@@ -113,7 +111,6 @@ impl ApiError {
             param: None,
             code: None,
             retry_after: None,
-            allow: None,
         }
     }
 
@@ -159,11 +156,6 @@ impl ApiError {
 
     pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
         self.retry_after = retry_after;
-        self
-    }
-
-    pub fn with_allow(mut self, allow: &'static str) -> Self {
-        self.allow = Some(allow);
         self
     }
 

@@ -12,15 +12,9 @@ use gateway_core::{ApiError, ErrorKind};
 use crate::errors::ErrorResponse;
 use crate::state::AppState;
 
-/// The key a request authenticated with, for handlers and receipts.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub key_name: String,
-}
-
 pub async fn require_key(
     State(state): State<Arc<AppState>>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
     let presented = request
@@ -44,12 +38,7 @@ pub async fn require_key(
     };
     let hash = GatewayKeyHash::of(presented);
     match state.keys.iter().find(|(_, h)| h.matches(&hash)) {
-        Some((name, _)) => {
-            request.extensions_mut().insert(Caller {
-                key_name: name.clone(),
-            });
-            next.run(request).await
-        }
+        Some(_) => next.run(request).await,
         None => ErrorResponse::from(
             ApiError::new(ErrorKind::Authentication, "Incorrect API key provided.")
                 .with_code("invalid_api_key"),

@@ -44,9 +44,6 @@ pub fn error_response(error: &ApiError) -> axum::response::Response {
     if let Some(secs) = error.retry_after_secs() {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
-    if let Some(allow) = error.allow {
-        headers.insert(header::ALLOW, HeaderValue::from_static(allow));
-    }
     response
 }
 

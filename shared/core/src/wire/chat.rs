@@ -277,15 +277,6 @@ impl Content {
     pub fn has_image(&self) -> bool {
         matches!(self, Content::Parts(parts) if parts.iter().any(|p| matches!(p, ContentPart::ImageUrl { .. })))
     }
-
-    pub fn is_text_only(&self) -> bool {
-        match self {
-            Content::Text(_) => true,
-            Content::Parts(parts) => parts
-                .iter()
-                .all(|p| matches!(p, ContentPart::Text { .. } | ContentPart::Refusal { .. })),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
