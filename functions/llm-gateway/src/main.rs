@@ -62,7 +62,8 @@ struct ServeArgs {
     #[arg(long)]
     bind: Option<SocketAddr>,
     /// Start simulated providers (OpenAI, Groq, Together, Mistral) and serve them with a printed
-    /// development key; no provider account needed. Replaces configured providers.
+    /// development key; no provider account needed. Replaces configured providers. Set
+    /// LLM_GATEWAY_DEMO_KEY to fix the key.
     #[arg(long)]
     demo: bool,
 }
