@@ -226,7 +226,7 @@ async fn usage_is_counted_by_the_gateway_when_the_provider_omits_it() {
 }
 
 #[tokio::test]
-async fn an_openai_answer_passes_through_and_others_gain_the_fields_openai_requires() {
+async fn an_openai_answer_passes_through_and_every_answer_has_the_fields_openai_requires() {
     let app = spawn_app().await;
     let body: Value = app
         .chat(&json!({"model": "openai/gpt-4o", "messages": user("hi")}))

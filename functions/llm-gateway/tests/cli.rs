@@ -52,6 +52,13 @@ fn address(lines: &[String]) -> String {
         .to_owned()
 }
 
+/// Asserts a command failed and said `expected` on stderr.
+fn fails_saying(out: std::process::Output, expected: &str) {
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(expected), "{err}");
+}
+
 /// Runs `check-config` on `toml` written to a file of its own.
 fn check_config(name: &str, toml: &str, env: &[(&str, &str)]) -> std::process::Output {
     let dir = std::env::temp_dir().join(format!("llm-gateway-{name}-{}", std::process::id()));
@@ -153,17 +160,13 @@ fn serve_without_keys_refuses_to_start_and_says_why() {
         .env_remove("LLM_GATEWAY_CONFIG")
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("no gateway keys"), "{err}");
+    fails_saying(out, "no gateway keys");
 }
 
 #[test]
 fn check_config_names_the_bad_field() {
     let out = check_config("bad", "[upstream]\nidle_timeout_ms = \"soon\"\n", &[]);
-    assert!(!out.status.success());
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("upstream.idle_timeout_ms"), "{err}");
+    fails_saying(out, "upstream.idle_timeout_ms");
 }
 
 #[test]
@@ -195,9 +198,7 @@ fn an_env_override_reaches_the_configuration() {
         .env("LLM_GATEWAY__UPSTREAM__IDLE_TIMEOUT_MS", "not-a-number")
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("upstream.idle_timeout_ms"), "{err}");
+    fails_saying(out, "upstream.idle_timeout_ms");
 }
 
 #[test]

@@ -107,23 +107,6 @@ impl ProviderError {
         )
     }
 
-    /// A payload-free label for receipts and metrics.
-    pub fn label(&self) -> &'static str {
-        match self.kind {
-            ProviderErrorKind::RateLimited => "rate_limited",
-            ProviderErrorKind::Timeout => "timeout",
-            ProviderErrorKind::ServerError => "server_error",
-            ProviderErrorKind::Connect => "connect",
-            ProviderErrorKind::Authentication => "authentication",
-            ProviderErrorKind::InvalidRequest => "invalid_request",
-            ProviderErrorKind::ContextLength => "context_length",
-            ProviderErrorKind::ModelNotFound => "model_not_found",
-            ProviderErrorKind::Unsupported => "unsupported",
-            ProviderErrorKind::InvalidResponse => "invalid_response",
-            ProviderErrorKind::StreamInterrupted => "stream_interrupted",
-        }
-    }
-
     /// What the client sees when this was the last attempt.
     pub fn to_api_error(&self, provider: &str) -> ApiError {
         let (kind, code, message) = match self.kind {

@@ -69,34 +69,42 @@ impl Routed {
 pub struct WithReceipt<'a, T> {
     #[serde(flatten)]
     pub body: &'a T,
+    /// Named as [`FIELD`].
     #[serde(rename = "x-llm-gateway")]
     pub receipt: &'a Receipt,
 }
 
-/// The JSON response for a body that is already a serialised JSON object: the receipt is
-/// appended as its last field, and nothing else is touched.
-pub fn appended_to(body: &[u8], receipt: &Receipt) -> Result<axum::response::Response, ApiError> {
-    let end = body
+/// A serialised JSON object with the receipt appended as its last field; nothing else in it is
+/// touched or re-serialised. `None` if `object` does not end like a JSON object.
+pub fn append_receipt(object: &[u8], receipt: &Receipt) -> Option<Vec<u8>> {
+    let end = object
         .iter()
         .rposition(|b| !b.is_ascii_whitespace())
-        .filter(|&i| body[i] == b'}')
-        .ok_or_else(|| {
-            tracing::error!("a provider body to append a receipt to is not a JSON object");
-            ApiError::internal()
-        })?;
-    let head = &body[..end];
+        .filter(|&i| object[i] == b'}')?;
+    let head = &object[..end];
     let empty = head
         .iter()
         .rposition(|b| !b.is_ascii_whitespace())
         .is_some_and(|i| head[i] == b'{');
-    let mut json = Vec::with_capacity(body.len() + 512);
+    let mut json = Vec::with_capacity(object.len() + 512);
     json.extend_from_slice(head);
     if !empty {
         json.push(b',');
     }
-    json.extend_from_slice(b"\"x-llm-gateway\":");
-    serde_json::to_writer(&mut json, receipt).map_err(|_| ApiError::internal())?;
+    json.push(b'"');
+    json.extend_from_slice(FIELD.as_bytes());
+    json.extend_from_slice(b"\":");
+    serde_json::to_writer(&mut json, receipt).ok()?;
     json.push(b'}');
+    Some(json)
+}
+
+/// The JSON response for a body that is already a serialised JSON object, receipt appended.
+pub fn appended_to(body: &[u8], receipt: &Receipt) -> Result<axum::response::Response, ApiError> {
+    let json = append_receipt(body, receipt).ok_or_else(|| {
+        tracing::error!("a provider body to append a receipt to is not a JSON object");
+        ApiError::internal()
+    })?;
     Ok(finish(json, receipt))
 }
 

@@ -23,7 +23,8 @@ use gateway_core::receipt::{Receipt, UsageSource};
 use gateway_core::upstream::{ChunkStream, Provider, ProviderError, ProviderErrorKind};
 use gateway_core::wire::{ChatRequest, ChunkView, Message, Usage};
 use gateway_core::{ApiError, tokens};
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::errors::upstream_timeout;
@@ -281,51 +282,40 @@ impl Relay {
 
     /// A chunk with no choices that carries the receipt, and usage when the client asked.
     fn closing_chunk(&self, usage: Option<&Usage>, receipt: &Receipt) -> Vec<u8> {
-        let mut chunk = Map::new();
         let meta = self.meta.as_ref();
-        chunk.insert(
-            "id".into(),
-            Value::from(
-                meta.and_then(|m| m.id.clone())
-                    .unwrap_or_else(|| receipt.request_id.clone()),
-            ),
-        );
-        chunk.insert("object".into(), Value::from("chat.completion.chunk"));
-        chunk.insert(
-            "created".into(),
-            Value::from(meta.and_then(|m| m.created).unwrap_or_default()),
-        );
-        chunk.insert(
-            "model".into(),
-            Value::from(
-                meta.and_then(|m| m.model.clone())
-                    .unwrap_or_else(|| receipt.model.clone()),
-            ),
-        );
-        chunk.insert("choices".into(), Value::Array(Vec::new()));
-        if let Some(usage) = usage {
-            chunk.insert(
-                "usage".into(),
-                serde_json::to_value(usage).unwrap_or(Value::Null),
-            );
-        }
-        chunk.insert(receipts::FIELD.into(), receipt_value(receipt));
-        serde_json::to_vec(&chunk).unwrap_or_default()
+        let chunk = ClosingChunk {
+            id: meta
+                .and_then(|m| m.id.as_deref())
+                .unwrap_or(&receipt.request_id),
+            object: "chat.completion.chunk",
+            created: meta.and_then(|m| m.created).unwrap_or_default(),
+            model: meta
+                .and_then(|m| m.model.as_deref())
+                .unwrap_or(&receipt.model),
+            choices: [],
+            usage,
+        };
+        serde_json::to_vec(&receipts::WithReceipt {
+            body: &chunk,
+            receipt,
+        })
+        .unwrap_or_default()
     }
+}
+
+#[derive(Serialize)]
+struct ClosingChunk<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: [(); 0],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<&'a Usage>,
 }
 
 /// The same chunk with the receipt added.
 fn with_receipt(chunk: &[u8], receipt: &Receipt) -> Vec<u8> {
-    match serde_json::from_slice::<Map<String, Value>>(chunk) {
-        Ok(mut object) => {
-            object.insert(receipts::FIELD.into(), receipt_value(receipt));
-            serde_json::to_vec(&object).unwrap_or_else(|_| chunk.to_vec())
-        }
-        // Already parsed once as a chunk, so this cannot happen; keep the bytes if it does.
-        Err(_) => chunk.to_vec(),
-    }
-}
-
-fn receipt_value(receipt: &Receipt) -> Value {
-    serde_json::to_value(receipt).unwrap_or(Value::Null)
+    // The chunk parsed as a JSON object already, so the append cannot fail; keep it if it does.
+    receipts::append_receipt(chunk, receipt).unwrap_or_else(|| chunk.to_vec())
 }

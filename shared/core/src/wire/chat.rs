@@ -561,3 +561,19 @@ impl ChunkView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_completion_missing_fields_openai_requires_gains_them_as_null() {
+        let sparse = r#"{"id":"x","created":1,"model":"m","choices":[{"index":0,"message":{"content":"hi"},"finish_reason":"stop"}]}"#;
+        let completion: ChatCompletion = serde_json::from_str(sparse).unwrap();
+        let v = serde_json::to_value(&completion).unwrap();
+        assert_eq!(v["object"], "chat.completion");
+        assert!(v["choices"][0]["logprobs"].is_null() && v["choices"][0].get("logprobs").is_some());
+        assert_eq!(v["choices"][0]["message"]["role"], "assistant");
+        assert!(v["choices"][0]["message"].get("refusal").is_some());
+    }
+}
