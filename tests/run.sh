@@ -288,10 +288,10 @@ start_prisms() {
 start_gateway() { # start_gateway NAME PORT URL_OF_PORT_FN COMMENT [gateway-config options] ; sets BG_PID
     local name=$1 port=$2 urlfn=$3 comment=$4 p
     shift 4
-    declare -A url
-    for p in "${PROVIDERS[@]}"; do url[$p]="http://127.0.0.1:$($urlfn "$p")${PREFIX[$p]}"; done
-    "$PY" "$UTIL" gateway-config "$RUN_DIR/$name.toml" "$GATEWAY_KEY" \
-        "${url[openai]}" "${url[groq]}" "${url[together]}" "${url[mistral]}" --comment "$comment" "$@" || return 1
+    local upstreams=()
+    for p in "${PROVIDERS[@]}"; do upstreams+=("$p=http://127.0.0.1:$($urlfn "$p")${PREFIX[$p]}"); done
+    "$PY" "$UTIL" gateway-config "$RUN_DIR/$name.toml" "$GATEWAY_KEY" "${upstreams[@]}" \
+        --comment "$comment" "$@" || return 1
     echo "$name: $BIN serve --config $RUN_DIR/$name.toml --bind 127.0.0.1:$port"
     start_bg "$RUN_DIR/$name.log" "$BIN" serve --config "$RUN_DIR/$name.toml" --bind "127.0.0.1:$port"
     "$PY" "$UTIL" wait-http "http://127.0.0.1:$port/health" 60 --pid "$BG_PID" ||
@@ -332,13 +332,13 @@ if [ $TOOLS_OK = 0 ]; then
 elif [ $BUILD_OK = 0 ] || [ ! -x "$BIN" ]; then
     could_not_run "stand-ins" "no gateway binary at $BIN (build failed)"
 else
-    read -r -a PORTS <<<"$("$PY" "$UTIL" ports 10)"
+    read -r -a PORTS <<<"$("$PY" "$UTIL" ports $((2 * ${#PROVIDERS[@]} + 2)))"
     i=0
     for p in "${PROVIDERS[@]}"; do
         FAKE_PORT[$p]=${PORTS[$i]}; PRISM_PORT[$p]=${PORTS[$((i + 1))]}; i=$((i + 2))
     done
-    GATEWAY_PORT=${PORTS[8]}
-    GATEWAY_DIRECT_PORT=${PORTS[9]}
+    GATEWAY_PORT=${PORTS[$i]}
+    GATEWAY_DIRECT_PORT=${PORTS[$((i + 1))]}
     step "prepare provider specs" prepare_specs &&
         step "start fake providers" start_fakes &&
         step "start prism proxies" start_prisms &&

@@ -12,8 +12,7 @@ Subcommands:
   size FILE                        print the size of FILE in bytes
   lines FILE REGEX [--after-bytes N] [--before-bytes N] [--max N] [--distinct]
                                    print the matching lines (--distinct: each message once, counted)
-  gateway-config OUT KEY OPENAI_URL GROQ_URL TOGETHER_URL MISTRAL_URL [--comment TEXT]
-                 [--upstream-timeout-ms N]
+  gateway-config OUT KEY PROVIDER=URL... [--comment TEXT] [--upstream-timeout-ms N]
                                    write a gateway TOML for the run
 """
 import argparse
@@ -172,22 +171,10 @@ max_body_bytes = 4194304
 name = "tests"
 secret = "{a.key}"
 
-{upstream}[providers.openai]
-base_url = "{a.openai}"
-api_key = "fake-openai-key"
-
-[providers.groq]
-base_url = "{a.groq}"
-api_key = "fake-groq-key"
-
-[providers.together]
-base_url = "{a.together}"
-api_key = "fake-together-key"
-
-[providers.mistral]
-base_url = "{a.mistral}"
-api_key = "fake-mistral-key"
-"""
+{upstream}"""
+    for spec in a.providers:
+        name, url = spec.split("=", 1)
+        text += f'[providers.{name}]\nbase_url = "{url}"\napi_key = "fake-{name}-key"\n\n'
     with open(a.out, "w") as f:
         f.write(text)
 
@@ -211,8 +198,8 @@ def main():
         s.set_defaults(f=fn)
     s = sub.add_parser("size"); s.add_argument("file"); s.set_defaults(f=cmd_size)
     s = sub.add_parser("gateway-config")
-    for n in ("out", "key", "openai", "groq", "together", "mistral"):
-        s.add_argument(n)
+    s.add_argument("out"); s.add_argument("key")
+    s.add_argument("providers", nargs="+", metavar="PROVIDER=URL")
     s.add_argument("--comment", default="upstreams are the fake providers")
     s.add_argument("--upstream-timeout-ms", type=int, default=0)
     s.set_defaults(f=cmd_gateway_config)
