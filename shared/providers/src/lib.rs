@@ -3,10 +3,13 @@
 //!
 //! - [`openai_compatible`]: OpenAI and every provider that speaks its dialect (Groq, Together,
 //!   Mistral, self-hosted vLLM/TGI/llama.cpp/Ollama), with each one's quirks.
+//! - [`translate`]: OpenAI-shaped answers built from other protocols' parts, for native adapters.
 //! - [`http`]: the one HTTP client all adapters share, and how transport failures read.
 
+mod errors;
 pub mod http;
 pub mod openai_compatible;
+pub mod translate;
 
 use std::sync::Arc;
 

@@ -4,12 +4,10 @@
 //! that provider's published spec. Streams are forwarded as the provider sends them: each SSE
 //! `data:` payload becomes one chunk, never re-serialised.
 
-mod errors;
 mod quirks;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use gateway_core::config::ResolvedProvider;
 use gateway_core::providers::Dialect;
@@ -20,7 +18,9 @@ use gateway_core::wire::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
+use crate::errors;
 use crate::http::transport_error;
+use crate::translate::sse_events;
 use crate::{InvalidBaseUrl, endpoint};
 
 pub struct OpenAiCompatible {
@@ -145,24 +145,16 @@ impl Provider for OpenAiCompatible {
     async fn chat_stream(&self, mut request: ChatRequest) -> Result<ChunkStream, ProviderError> {
         quirks::shape_chat(self.dialect, &mut request, true)?;
         let response = self.post(&self.chat_url, &request, true).await?;
-        let provider = self.id.clone();
-        let events = response.bytes_stream().eventsource();
-        let chunks = events
+        let chunks = sse_events(self.id.clone(), response)
             .take_while(|event| {
                 let done = matches!(event, Ok(e) if e.data.trim() == "[DONE]");
                 std::future::ready(!done)
             })
-            .filter_map(move |event| {
+            .filter_map(|event| {
                 let item = match event {
                     Ok(event) if event.data.is_empty() => None,
                     Ok(event) => Some(Ok(Bytes::from(event.data))),
-                    Err(eventsource_stream::EventStreamError::Transport(e)) => {
-                        Some(Err(transport_error(&provider, &e)))
-                    }
-                    Err(e) => Some(Err(ProviderError::new(
-                        ProviderErrorKind::InvalidResponse,
-                        format!("{provider} sent a malformed event stream: {e}"),
-                    ))),
+                    Err(e) => Some(Err(e)),
                 };
                 std::future::ready(item)
             });

@@ -1,5 +1,8 @@
 //! Reading a provider's error answer: status, `Retry-After`, and the message, with any credential
 //! scrubbed before it can reach a client or a log.
+//!
+//! Every adapter classifies errors here, so a 429 or a context-length error means the same to
+//! fallback whichever provider sent it; only reading the body differs between protocols.
 
 use std::time::Duration;
 
@@ -10,7 +13,7 @@ use serde_json::Value;
 /// Longest provider message passed on; the rest is noise.
 const MAX_MESSAGE_CHARS: usize = 500;
 
-pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(ms) = header("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
         return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
@@ -21,33 +24,71 @@ pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs_f64)
 }
 
-pub(super) fn from_status(
+/// An error answer in the OpenAI family of shapes.
+pub(crate) fn from_status(
     status: u16,
     retry_after: Option<Duration>,
     body: &[u8],
     secret: Option<&str>,
 ) -> ProviderError {
     let (message, code, param) = read_body(body);
-    let message = redact(&message, secret);
-    let context_length = code.as_deref() == Some("context_length_exceeded")
-        || message.contains("context length")
-        || message.contains("context_length")
-        || message.contains("maximum context");
+    classify(
+        status,
+        Detail {
+            message,
+            code,
+            param,
+            retry_after,
+        },
+        secret,
+    )
+}
+
+/// What an adapter read from an error answer, in whatever protocol it came.
+#[derive(Debug, Default)]
+pub(crate) struct Detail {
+    pub message: String,
+    /// The provider's own error code or type (`context_length_exceeded`, `overloaded_error`,
+    /// `RESOURCE_EXHAUSTED`, …).
+    pub code: Option<String>,
+    pub param: Option<String>,
+    pub retry_after: Option<Duration>,
+}
+
+/// The kind of failure a status means, with the message scrubbed and shortened.
+pub(crate) fn classify(status: u16, detail: Detail, secret: Option<&str>) -> ProviderError {
+    let message = redact(&truncate(detail.message), secret);
     let kind = match status {
         429 => ProviderErrorKind::RateLimited,
         401 | 403 => ProviderErrorKind::Authentication,
         404 => ProviderErrorKind::ModelNotFound,
         408 => ProviderErrorKind::Timeout,
-        400 | 413 | 422 if context_length => ProviderErrorKind::ContextLength,
+        400 | 413 | 422 if is_context_length(&message, detail.code.as_deref()) => {
+            ProviderErrorKind::ContextLength
+        }
         400..=499 => ProviderErrorKind::InvalidRequest,
+        // 529 is Anthropic's "overloaded": a server-side condition worth another try.
         500..=599 => ProviderErrorKind::ServerError,
         _ => ProviderErrorKind::InvalidResponse,
     };
     let mut error = ProviderError::new(kind, message);
     error.status = Some(status);
-    error.retry_after = retry_after;
-    error.param = param;
+    error.retry_after = detail.retry_after;
+    error.param = detail.param;
     error
+}
+
+/// The ways providers say a prompt is longer than the model's context window.
+pub(crate) fn is_context_length(message: &str, code: Option<&str>) -> bool {
+    let lower = message.to_ascii_lowercase();
+    code == Some("context_length_exceeded")
+        || lower.contains("context length")
+        || lower.contains("context_length")
+        || lower.contains("maximum context")
+        || lower.contains("context window")
+        || lower.contains("prompt is too long")
+        || lower.contains("too many tokens")
+        || lower.contains("input token count")
 }
 
 /// OpenAI's `{"error": {...}}`, Mistral's `{"message": ...}`, FastAPI's `{"detail": ...}`, or text.
@@ -69,7 +110,7 @@ fn read_body(body: &[u8]) -> (String, Option<String>, Option<String>) {
                 .get("param")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            return (truncate(message), code, param);
+            return (message, code, param);
         }
     }
     let raw = String::from_utf8_lossy(body);
@@ -77,7 +118,7 @@ fn read_body(body: &[u8]) -> (String, Option<String>, Option<String>) {
     if raw.is_empty() {
         ("no details given".to_owned(), None, None)
     } else {
-        (truncate(raw.to_owned()), None, None)
+        (raw.to_owned(), None, None)
     }
 }
 
@@ -90,7 +131,7 @@ fn truncate(mut s: String) -> String {
 }
 
 /// Removes the gateway's key and anything shaped like a provider key (`sk-…`, `gsk_…`).
-fn redact(message: &str, secret: Option<&str>) -> String {
+pub(crate) fn redact(message: &str, secret: Option<&str>) -> String {
     let mut out = match secret {
         Some(secret) if !secret.is_empty() => message.replace(secret, "[redacted]"),
         _ => message.to_owned(),
