@@ -49,6 +49,10 @@ pub enum ProviderErrorKind {
     Timeout,
     /// The provider failed (5xx).
     ServerError,
+    /// The provider is overloaded or temporarily unavailable (503, Anthropic's 529, Gemini's
+    /// `UNAVAILABLE`, Bedrock's `ServiceUnavailableException`): another try or another
+    /// provider may well succeed.
+    Overloaded,
     /// The provider could not be reached.
     Connect,
     /// The provider refused the gateway's own credentials (401/403).
@@ -102,6 +106,7 @@ impl ProviderError {
             ProviderErrorKind::RateLimited
                 | ProviderErrorKind::Timeout
                 | ProviderErrorKind::ServerError
+                | ProviderErrorKind::Overloaded
                 | ProviderErrorKind::Connect
                 | ProviderErrorKind::StreamInterrupted
         )
@@ -127,6 +132,14 @@ impl ProviderError {
                 ErrorKind::Upstream,
                 "upstream_error",
                 format!("The provider `{provider}` failed: {}", self.message),
+            ),
+            ProviderErrorKind::Overloaded => (
+                ErrorKind::Unavailable,
+                "upstream_overloaded",
+                format!(
+                    "The provider `{provider}` is overloaded; try again shortly: {}",
+                    self.message
+                ),
             ),
             ProviderErrorKind::Connect => (
                 ErrorKind::Upstream,
@@ -205,6 +218,10 @@ mod tests {
                 StatusCode::TOO_MANY_REQUESTS,
             ),
             (ProviderErrorKind::ServerError, StatusCode::BAD_GATEWAY),
+            (
+                ProviderErrorKind::Overloaded,
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
             (ProviderErrorKind::Timeout, StatusCode::GATEWAY_TIMEOUT),
             (ProviderErrorKind::Authentication, StatusCode::BAD_GATEWAY),
             (ProviderErrorKind::InvalidRequest, StatusCode::BAD_REQUEST),

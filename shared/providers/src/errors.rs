@@ -67,7 +67,9 @@ pub(crate) fn classify(status: u16, detail: Detail, secret: Option<&str>) -> Pro
             ProviderErrorKind::ContextLength
         }
         400..=499 => ProviderErrorKind::InvalidRequest,
-        // 529 is Anthropic's "overloaded": a server-side condition worth another try.
+        // Anthropic's "overloaded"; adapters that can tell overload apart by the provider's own
+        // error code (a 503 is not always one) set it themselves.
+        529 => ProviderErrorKind::Overloaded,
         500..=599 => ProviderErrorKind::ServerError,
         _ => ProviderErrorKind::InvalidResponse,
     };
@@ -201,6 +203,14 @@ mod tests {
         );
         assert_eq!(
             from_status(503, None, b"", None).kind,
+            ProviderErrorKind::ServerError
+        );
+        assert_eq!(
+            from_status(529, None, b"", None).kind,
+            ProviderErrorKind::Overloaded
+        );
+        assert_eq!(
+            from_status(500, None, b"", None).kind,
             ProviderErrorKind::ServerError
         );
     }
