@@ -66,7 +66,7 @@ pub fn payload_too_large(limit: usize) -> ApiError {
 
 /// Rewrites framework-made error responses (no body, or plain text) into the OpenAI shape,
 /// keeping their headers (`Allow` on a 405).
-pub async fn openai_shaped(response: axum::response::Response) -> axum::response::Response {
+pub fn openai_shaped(response: axum::response::Response) -> axum::response::Response {
     let status = response.status();
     let is_json = response
         .headers()

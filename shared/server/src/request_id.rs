@@ -1,13 +1,17 @@
-//! Gives every request an id (`req_…`), visible to handlers and returned as `x-request-id`, and
-//! the instant it arrived, from which receipts measure latency.
+//! The outermost layer. It gives every request an id (`req_…`), visible to handlers and returned
+//! as `x-request-id`, and the instant it arrived, from which receipts measure latency; it marks
+//! the key header sensitive so nothing that logs headers prints it; and it gives framework-made
+//! error answers (404, 405, 413) the OpenAI shape.
 
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
+
+use crate::errors;
 
 pub const HEADER: &str = "x-request-id";
 
@@ -18,6 +22,9 @@ pub struct RequestContext {
 }
 
 pub async fn assign(mut request: Request, next: Next) -> Response {
+    if let Some(key) = request.headers_mut().get_mut(header::AUTHORIZATION) {
+        key.set_sensitive(true);
+    }
     let context = RequestContext {
         // 128 random bits from the thread's generator: no system call per request.
         id: format!("req_{:032x}", rand::random::<u128>()),
@@ -26,7 +33,7 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
     let header = HeaderValue::from_str(&context.id).ok();
     let span = tracing::info_span!("request", request_id = %context.id);
     request.extensions_mut().insert(context.clone());
-    let mut response = next.run(request).instrument(span).await;
+    let mut response = errors::openai_shaped(next.run(request).instrument(span).await);
     if let Some(header) = header {
         // Responses that never reached a provider (errors, listings) still say which request
         // they answer in the receipt header.
