@@ -1,55 +1,178 @@
-//! The HTTP client every adapter borrows, and the reading of failures that happen before a
+//! The HTTP client every adapter shares, and the reading of failures that happen before a
 //! provider says anything.
+//!
+//! Built on hyper's pooled client directly rather than a higher-level client: provider calls
+//! need none of the redirect following, retrying or URL re-parsing such clients put on every
+//! request, and on the pass-through path those cost more than the gateway's own work (see the
+//! README's benchmark). Redirects are never followed: a provider API answers where it is asked,
+//! and a redirect is a misconfiguration to report, not to follow with the gateway's credentials.
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
 use gateway_core::config::UpstreamConfig;
 use gateway_core::upstream::{ProviderError, ProviderErrorKind};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Request, StatusCode, Uri};
+use http_body_util::{BodyDataStream, BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls_platform_verifier::ConfigVerifierExt;
+
+const USER_AGENT: &str = concat!("llm-gateway/", env!("CARGO_PKG_VERSION"));
 
 /// One client for the whole process: connection pools are per client, so sharing it keeps
-/// connections to each provider warm.
-pub fn client(config: &UpstreamConfig) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(config.connect_timeout())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(1024)
-        .tcp_nodelay(true)
-        // Provider APIs answer where they are asked; a redirect is a misconfiguration to
-        // report, not to follow with the gateway's credentials.
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("llm-gateway/", env!("CARGO_PKG_VERSION")))
-        .build()
+/// connections to each provider warm. Cloning is cheap and shares the pool.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
-/// A failure to get any answer: no connection, a reset, or a time-out.
-pub fn transport_error(provider: &str, err: &reqwest::Error) -> ProviderError {
-    let kind = if err.is_timeout() {
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up TLS for provider calls: {0}")]
+pub struct TlsSetupError(String);
+
+pub fn client(config: &UpstreamConfig) -> Result<HttpClient, TlsSetupError> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(config.connect_timeout()));
+    let tls = <rustls::ClientConfig as ConfigVerifierExt>::with_platform_verifier()
+        .map_err(|e| TlsSetupError(e.to_string()))?;
+    let https = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    let inner = Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(1024)
+        .build(https);
+    Ok(HttpClient { inner })
+}
+
+impl HttpClient {
+    /// POSTs `body` with `headers` (plus the gateway's `User-Agent`); resolves once the
+    /// response headers have arrived, whatever the status.
+    pub async fn post(
+        &self,
+        provider: &str,
+        url: &Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let mut request = Request::post(url.clone())
+            .body(Full::new(body))
+            .map_err(|e| invalid_request(provider, &e))?;
+        *request.headers_mut() = headers;
+        request
+            .headers_mut()
+            .insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        let response = self
+            .inner
+            .request(request)
+            .await
+            .map_err(|e| transport_error(provider, &e))?;
+        Ok(UpstreamResponse {
+            provider: provider.to_owned(),
+            inner: response,
+        })
+    }
+}
+
+/// A provider's answer whose body has not been read yet.
+#[derive(Debug)]
+pub struct UpstreamResponse {
+    provider: String,
+    inner: http::Response<Incoming>,
+}
+
+impl UpstreamResponse {
+    pub fn status(&self) -> StatusCode {
+        self.inner.status()
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        self.inner.headers()
+    }
+
+    /// The whole body.
+    pub async fn bytes(self) -> Result<Bytes, ProviderError> {
+        let provider = self.provider;
+        self.inner
+            .into_body()
+            .collect()
+            .await
+            .map(|collected| collected.to_bytes())
+            .map_err(|e| body_error(&provider, &e))
+    }
+
+    /// The body as it arrives.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, ProviderError>> + Send + 'static {
+        let provider = self.provider;
+        BodyDataStream::new(self.inner.into_body())
+            .map(move |item| item.map_err(|e| body_error(&provider, &e)))
+    }
+}
+
+/// A failure to get any answer: no connection, a reset, or a time-out while connecting.
+pub fn transport_error(provider: &str, err: &hyper_util::client::legacy::Error) -> ProviderError {
+    let reason = innermost(err);
+    let kind = if timed_out(err) {
         ProviderErrorKind::Timeout
-    } else if err.is_connect() {
-        ProviderErrorKind::Connect
-    } else if err.is_body() || err.is_decode() {
-        ProviderErrorKind::StreamInterrupted
     } else {
         ProviderErrorKind::Connect
     };
-    // reqwest's message names the URL, never a header, so no credential can leak through it.
-    tracing::warn!(provider, error = %err, "upstream transport failure");
-    ProviderError::new(kind, format!("{provider}: {}", without_url(err)))
+    // The error chain names neither the URL nor any header, so no credential or internal
+    // address can leak through it.
+    tracing::warn!(provider, error = %reason, "upstream transport failure");
+    ProviderError::new(kind, format!("{provider}: {reason}"))
 }
 
-/// The error text without the URL (which may carry a self-hosted server's internal address).
-fn without_url(err: &reqwest::Error) -> String {
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(err);
-    let mut last = None;
+/// The connection broke while the body was arriving.
+fn body_error(provider: &str, err: &hyper::Error) -> ProviderError {
+    let reason = innermost(err);
+    tracing::warn!(provider, error = %reason, "upstream body failure");
+    let kind = if err.is_timeout() {
+        ProviderErrorKind::Timeout
+    } else {
+        ProviderErrorKind::StreamInterrupted
+    };
+    ProviderError::new(kind, format!("{provider}: {reason}"))
+}
+
+fn invalid_request(provider: &str, err: &http::Error) -> ProviderError {
+    ProviderError::new(
+        ProviderErrorKind::InvalidRequest,
+        format!("{provider}: cannot build the request ({err})"),
+    )
+}
+
+fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+fn innermost(err: &dyn std::error::Error) -> String {
+    let mut last = err.to_string();
+    let mut source = err.source();
     while let Some(s) = source {
-        last = Some(s.to_string());
+        last = s.to_string();
         source = s.source();
     }
-    last.unwrap_or_else(|| {
-        if err.is_timeout() {
-            "timed out".to_owned()
-        } else {
-            "connection failed".to_owned()
-        }
-    })
+    last
 }

@@ -17,6 +17,8 @@ use gateway_core::config::ResolvedProvider;
 use gateway_core::providers::Dialect;
 use gateway_core::upstream::Provider;
 
+use crate::http::HttpClient;
+
 #[derive(Debug, thiserror::Error)]
 #[error("providers.{provider}.base_url: `{url}` is not a valid URL ({reason})")]
 pub struct InvalidBaseUrl {
@@ -28,7 +30,7 @@ pub struct InvalidBaseUrl {
 /// Builds the adapter for a configured provider.
 pub fn build(
     provider: &ResolvedProvider,
-    client: &reqwest::Client,
+    client: &HttpClient,
 ) -> Result<Arc<dyn Provider>, InvalidBaseUrl> {
     Ok(match provider.dialect {
         Dialect::Openai
@@ -43,11 +45,12 @@ pub fn build(
 }
 
 /// `base_url` joined with an endpoint path, parsed once at start-up rather than per request.
-fn endpoint(provider: &ResolvedProvider, path: &str) -> Result<reqwest::Url, InvalidBaseUrl> {
+fn endpoint(provider: &ResolvedProvider, path: &str) -> Result<::http::Uri, InvalidBaseUrl> {
     let url = format!("{}{path}", provider.base_url);
-    reqwest::Url::parse(&url).map_err(|e| InvalidBaseUrl {
-        provider: provider.id.clone(),
-        url: provider.base_url.clone(),
-        reason: e.to_string(),
-    })
+    url.parse()
+        .map_err(|e: ::http::uri::InvalidUri| InvalidBaseUrl {
+            provider: provider.id.clone(),
+            url: provider.base_url.clone(),
+            reason: e.to_string(),
+        })
 }

@@ -1,4 +1,5 @@
-//! `bare-proxy`: the least a proxy can do (axum in, reqwest out, bodies copied through), built
+//! `bare-proxy`: the least a proxy can do (axum in, the providers' HTTP client out, bodies copied
+//! through), built
 //! with the gateway's own HTTP stack. `gateway-bench` measures it beside the gateway, so the
 //! latency of the extra network hop on the machine at hand is told apart from the gateway's
 //! own work.
@@ -7,10 +8,12 @@ use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::routing::post;
 use axum::serve::ListenerExt;
 use clap::Parser;
+use gateway_core::config::UpstreamConfig;
+use gateway_providers::http::{self, HttpClient};
 
 #[derive(Parser)]
 #[command(about = "A minimal reverse proxy for POST /v1/chat/completions, for benchmarks.")]
@@ -24,16 +27,17 @@ struct Args {
 
 #[derive(Clone)]
 struct Upstream {
-    client: reqwest::Client,
-    url: reqwest::Url,
+    client: HttpClient,
+    url: Uri,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let upstream = Upstream {
-        client: reqwest::Client::builder().tcp_nodelay(true).build()?,
-        url: reqwest::Url::parse(&format!("{}/chat/completions", args.upstream))
+        client: http::client(&UpstreamConfig::default())?,
+        url: format!("{}/chat/completions", args.upstream)
+            .parse()
             .context("--upstream is not a URL")?,
     };
     let app = Router::new()
@@ -53,13 +57,17 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, Bytes) {
-    let mut request = upstream.client.post(upstream.url).body(body);
+    let mut forwarded = HeaderMap::with_capacity(2);
     for name in [header::AUTHORIZATION, header::CONTENT_TYPE] {
         if let Some(value) = headers.get(&name) {
-            request = request.header(name, value);
+            forwarded.insert(name, value.clone());
         }
     }
-    match request.send().await {
+    match upstream
+        .client
+        .post("upstream", &upstream.url, forwarded, body)
+        .await
+    {
         Ok(response) => {
             let status = response.status();
             match response.bytes().await {

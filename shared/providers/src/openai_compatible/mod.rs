@@ -15,28 +15,27 @@ use gateway_core::upstream::{ChatReply, ChunkStream, Provider, ProviderError, Pr
 use gateway_core::wire::{
     ChatCompletion, ChatRequest, CompletionView, EmbeddingsRequest, EmbeddingsResponse,
 };
+use http::Uri;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use crate::errors;
-use crate::http::transport_error;
+use crate::http::{HttpClient, UpstreamResponse};
 use crate::translate::sse_events;
 use crate::{InvalidBaseUrl, endpoint};
 
 pub struct OpenAiCompatible {
     id: String,
     dialect: Dialect,
-    chat_url: reqwest::Url,
-    embeddings_url: reqwest::Url,
+    chat_url: Uri,
+    embeddings_url: Uri,
     api_key: Option<SecretString>,
-    client: reqwest::Client,
+    client: HttpClient,
 }
 
 impl OpenAiCompatible {
-    pub fn new(
-        provider: &ResolvedProvider,
-        client: reqwest::Client,
-    ) -> Result<Self, InvalidBaseUrl> {
+    pub fn new(provider: &ResolvedProvider, client: HttpClient) -> Result<Self, InvalidBaseUrl> {
         Ok(OpenAiCompatible {
             id: provider.id.clone(),
             dialect: provider.dialect,
@@ -49,38 +48,43 @@ impl OpenAiCompatible {
 
     async fn post(
         &self,
-        url: &reqwest::Url,
+        url: &Uri,
         body: &impl Serialize,
         stream: bool,
-    ) -> Result<reqwest::Response, ProviderError> {
+    ) -> Result<UpstreamResponse, ProviderError> {
         let body = serde_json::to_vec(body).map_err(|e| {
             ProviderError::new(
                 ProviderErrorKind::InvalidResponse,
                 format!("cannot encode the request: {e}"),
             )
         })?;
-        let mut request = self
-            .client
-            .post(url.clone())
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body);
+        let mut headers = HeaderMap::with_capacity(4);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if stream {
-            request = request.header(http::header::ACCEPT, "text/event-stream");
+            headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
         }
         if let Some(key) = &self.api_key {
-            request = request.bearer_auth(key.expose_secret());
+            let mut value = HeaderValue::try_from(format!("Bearer {}", key.expose_secret()))
+                .map_err(|_| {
+                    ProviderError::new(
+                        ProviderErrorKind::Authentication,
+                        "the configured API key cannot be sent in a header",
+                    )
+                })?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(&self.id, &e))?;
+        let response = self
+            .client
+            .post(&self.id, url, headers, Bytes::from(body))
+            .await?;
         if response.status().is_success() {
             return Ok(response);
         }
         Err(self.error_from(response).await)
     }
 
-    async fn error_from(&self, response: reqwest::Response) -> ProviderError {
+    async fn error_from(&self, response: UpstreamResponse) -> ProviderError {
         let status = response.status();
         let retry_after = errors::retry_after(response.headers());
         let body = response.bytes().await.unwrap_or_default();
@@ -90,12 +94,9 @@ impl OpenAiCompatible {
 
     async fn read_json<T: serde::de::DeserializeOwned>(
         &self,
-        response: reqwest::Response,
+        response: UpstreamResponse,
     ) -> Result<T, ProviderError> {
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(&self.id, &e))?;
+        let bytes = response.bytes().await?;
         serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::new(
                 ProviderErrorKind::InvalidResponse,
@@ -114,10 +115,7 @@ impl Provider for OpenAiCompatible {
     async fn chat(&self, mut request: ChatRequest) -> Result<ChatReply, ProviderError> {
         quirks::shape_chat(self.dialect, &mut request, false)?;
         let response = self.post(&self.chat_url, &request, false).await?;
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(&self.id, &e))?;
+        let body = response.bytes().await?;
         let not_a_completion = |e: serde_json::Error| {
             ProviderError::new(
                 ProviderErrorKind::InvalidResponse,
