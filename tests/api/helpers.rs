@@ -57,7 +57,11 @@ const PROVIDERS: &[(&str, Dialect, &[&str], &[&str])] = &[
             "command-r-08-2024",
             "command-a-vision-07-2025",
         ],
-        &["embed-v4.0", "embed-english-v3.0"],
+        &[
+            "embed-v4.0",
+            "embed-english-v3.0",
+            "embed-multilingual-v3.0",
+        ],
     ),
 ];
 

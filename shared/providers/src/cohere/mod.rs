@@ -182,6 +182,16 @@ pub fn translate_embeddings_request(request: EmbeddingsRequest) -> Result<Value,
         .map_err(|e| ProviderError::new(ProviderErrorKind::InvalidResponse, e.to_string()))
 }
 
+/// The OpenAI embeddings answer the adapter makes of a Cohere `/v2/embed` response body.
+pub fn translate_embeddings_response(
+    body: &[u8],
+    model: &str,
+) -> Result<EmbeddingsResponse, ProviderError> {
+    let answer: embed::EmbedResponse = serde_json::from_slice(body)
+        .map_err(|e| ProviderError::new(ProviderErrorKind::InvalidResponse, e.to_string()))?;
+    embed::cohere_embed_to_openai_embeddings(answer, model.to_owned())
+}
+
 /// What the adapter makes of a Cohere error answer.
 pub fn translate_error(status: u16, body: &[u8]) -> ProviderError {
     error::from_response(status, None, body, None)

@@ -16,7 +16,9 @@ use gateway_core::upstream::{ProviderError, ProviderErrorKind};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::response::{CohereUsage, cohere_usage_to_openai_usage, finish_reason};
+use super::response::{
+    CohereUsage, LogprobItem, cohere_usage_to_openai_usage, finish_reason, logprobs,
+};
 use crate::translate::ChunkWriter;
 
 /// One Cohere stream event; every field any event type uses, each optional.
@@ -30,6 +32,9 @@ struct Event {
     index: Option<u32>,
     #[serde(default)]
     delta: Option<Delta>,
+    /// On `content-delta` when `logprobs` was asked for.
+    #[serde(default)]
+    logprobs: Option<LogprobItem>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,7 +155,11 @@ impl Translator {
                     && !text.is_empty()
                     && !self.thinking.contains(&index)
                 {
-                    out.push(writer.text(&text));
+                    let chunk = writer.text(&text);
+                    out.push(match &event.logprobs {
+                        Some(item) => with_logprobs(chunk, item),
+                        None => chunk,
+                    });
                 }
             }
             "tool-call-start" => {
@@ -204,6 +213,15 @@ impl Translator {
         }
         Ok(out)
     }
+}
+
+/// A text chunk with the log probabilities of its text in `choices[0].logprobs`.
+fn with_logprobs(chunk: Bytes, item: &LogprobItem) -> Bytes {
+    let Ok(mut value) = serde_json::from_slice::<Value>(&chunk) else {
+        return chunk;
+    };
+    value["choices"][0]["logprobs"] = logprobs(std::slice::from_ref(item));
+    serde_json::to_vec(&value).map_or(chunk, Bytes::from)
 }
 
 /// The chunks of a Cohere SSE stream; an end before `message-end` is `StreamInterrupted`.
@@ -280,4 +298,61 @@ pub(crate) fn translate_events<'a>(
         ProviderErrorKind::StreamInterrupted,
         "Cohere's stream ended before its message-end event",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn run(events: &[Value]) -> Vec<Value> {
+        let data: Vec<String> = events.iter().map(Value::to_string).collect();
+        translate_events("command-a-03-2025", data.iter().map(String::as_str)).unwrap()
+    }
+
+    #[test]
+    fn thinking_is_left_out_and_text_keeps_its_log_probabilities() {
+        let chunks = run(&[
+            json!({"type": "message-start", "id": "m1", "delta": {"message": {"role": "assistant"}}}),
+            json!({"type": "content-start", "index": 0, "delta": {"message": {"content": {"type": "thinking", "thinking": ""}}}}),
+            json!({"type": "content-delta", "index": 0, "delta": {"message": {"content": {"thinking": "hmm"}}}}),
+            json!({"type": "content-start", "index": 1, "delta": {"message": {"content": {"type": "text", "text": ""}}}}),
+            json!({"type": "content-delta", "index": 1, "delta": {"message": {"content": {"text": "Hi"}}},
+                   "logprobs": {"text": "Hi", "token_ids": [5], "logprobs": [-0.25]}}),
+            json!({"type": "message-end", "delta": {"finish_reason": "COMPLETE"}}),
+        ]);
+        assert_eq!(chunks.len(), 3, "role, text, finish; no usage reported");
+        assert_eq!(chunks[0]["id"], "m1");
+        assert_eq!(chunks[1]["choices"][0]["delta"]["content"], "Hi");
+        assert_eq!(
+            chunks[1]["choices"][0]["logprobs"]["content"][0]["logprob"],
+            -0.25
+        );
+        assert_eq!(chunks[2]["choices"][0]["finish_reason"], "stop");
+    }
+
+    #[test]
+    fn tool_calls_are_numbered_from_zero_whatever_cohere_indexes() {
+        let chunks = run(&[
+            json!({"type": "content-delta", "index": 0, "delta": {"message": {"content": {"text": "Let me check."}}}}),
+            json!({"type": "tool-call-start", "index": 1, "delta": {"message": {"tool_calls": {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{\"a\""}}}}}),
+            json!({"type": "tool-call-delta", "index": 1, "delta": {"message": {"tool_calls": {"function": {"arguments": ": 1}"}}}}}),
+            json!({"type": "message-end", "delta": {"finish_reason": "TOOL_CALL", "usage": {"tokens": {"input_tokens": 9, "output_tokens": 4}}}}),
+        ]);
+        assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+        let start = &chunks[2]["choices"][0]["delta"]["tool_calls"][0];
+        assert_eq!(start["index"], 0);
+        assert_eq!(start["id"], "t1");
+        assert_eq!(
+            chunks[3]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
+            "{\"a\""
+        );
+        assert_eq!(
+            chunks[4]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
+            ": 1}"
+        );
+        assert_eq!(chunks[5]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(chunks[6]["usage"]["total_tokens"], 13);
+    }
 }
