@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{spawn_app, sse_chunks, user};
+use gateway_fakes::CallOutcome;
+
+use crate::helpers::{spawn_app, spawn_app_with, sse_chunks, user};
 
 const MODEL: &str = "cohere/command-a-03-2025";
 
@@ -360,4 +362,61 @@ async fn embeddings_go_to_v2_embed_as_search_documents() {
     assert_eq!(fixed.status(), 400);
     let body: Value = fixed.json().await.unwrap();
     assert_eq!(body["error"]["param"], "dimensions");
+}
+
+#[tokio::test]
+async fn usage_cohere_leaves_out_is_counted_by_the_gateway() {
+    let app = spawn_app().await;
+    let body: Value = app
+        .chat(&json!({"model": MODEL, "messages": user("Count me [[fake omit_usage]]")}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(body["x-llm-gateway"]["tokens"]["counted_by"], "gateway");
+
+    let chunks = sse_chunks(
+        &app.chat(
+            &json!({"model": MODEL, "messages": user("Count me [[fake omit_usage]]"),
+            "stream": true, "stream_options": {"include_usage": true}}),
+        )
+        .await
+        .text()
+        .await
+        .unwrap(),
+    );
+    let last = chunks.last().unwrap();
+    assert!(last["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(last["x-llm-gateway"]["tokens"]["counted_by"], "gateway");
+}
+
+#[tokio::test]
+async fn a_hanging_or_stalled_cohere_is_cut_off_in_time() {
+    let app = spawn_app_with(
+        "[upstream]\nrequest_timeout_ms = 300\nfirst_chunk_timeout_ms = 300\nidle_timeout_ms = 300\n",
+    )
+    .await;
+    let hung = app
+        .chat(&json!({"model": MODEL, "messages": user("[[fake hang]]")}))
+        .await;
+    assert_eq!(hung.status(), 504);
+    assert_eq!(
+        app.last_outcome("cohere").await,
+        CallOutcome::ClientDisconnected
+    );
+
+    let body = app
+        .chat(&json!({"model": MODEL, "messages": user("[[fake stall_after=3]]"), "stream": true}))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let chunks = sse_chunks(&body);
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    assert_eq!(
+        chunks.last().unwrap()["error"]["code"],
+        "upstream_timeout",
+        "{body}"
+    );
 }

@@ -139,7 +139,7 @@ impl ChatRequest {
             }
         };
         let json = response_format(obj)?;
-        enumeration(obj, "safety_mode", &["CONTEXTUAL", "STRICT", "OFF"])?;
+        enumeration(obj, "safety_mode", "", &["CONTEXTUAL", "STRICT", "OFF"])?;
         if let Some(documents) = obj.get("documents")
             && !documents.is_array()
         {
@@ -153,6 +153,7 @@ impl ChatRequest {
             enumeration(
                 options,
                 "mode",
+                "citation_options.",
                 &["ENABLED", "DISABLED", "FAST", "ACCURATE", "OFF"],
             )?;
         }
@@ -161,7 +162,7 @@ impl ChatRequest {
                 .as_object()
                 .ok_or_else(|| CohereError::invalid("thinking", "must be an object"))?;
             closed(thinking, &["type", "token_budget"], "thinking.")?;
-            if enumeration(thinking, "type", &["enabled", "disabled"])?.is_none() {
+            if enumeration(thinking, "type", "thinking.", &["enabled", "disabled"])?.is_none() {
                 return Err(CohereError::invalid("thinking.type", "is required"));
             }
             integer(thinking, "token_budget", "thinking.", 1, i64::MAX)?;
@@ -316,7 +317,7 @@ fn content_text(content: &Value, allowed: &[&str], at: &str) -> Checked<String> 
                         "must be an http(s) URL or a base64 image data URL",
                     ));
                 }
-                enumeration(image, "detail", &["auto", "low", "high"])?;
+                enumeration(image, "detail", &image_prefix, &["auto", "low", "high"])?;
             }
             _ => {
                 closed(obj, &["type", "document"], &prefix)?;
@@ -349,7 +350,7 @@ fn tool_call(call: &Value, at: &str) -> Checked<String> {
     if string(obj, "id", &prefix)?.is_none() {
         return Err(CohereError::invalid(&format!("{at}.id"), "is required"));
     }
-    if enumeration(obj, "type", &["function"])?.is_none() {
+    if enumeration(obj, "type", &prefix, &["function"])?.is_none() {
         return Err(CohereError::invalid(&format!("{at}.type"), "is required"));
     }
     let function = obj
@@ -417,7 +418,7 @@ fn tools(obj: &Map<String, Value>) -> Checked<Vec<Tool>> {
                 .as_object()
                 .ok_or_else(|| CohereError::invalid(&at, "must be an object"))?;
             closed(obj, &["type", "function"], &format!("{at}."))?;
-            if enumeration(obj, "type", &["function"])?.is_none() {
+            if enumeration(obj, "type", &format!("{at}."), &["function"])?.is_none() {
                 return Err(CohereError::invalid(&format!("{at}.type"), "is required"));
             }
             let function = obj
@@ -457,7 +458,7 @@ fn response_format(obj: &Map<String, Value>) -> Checked<Option<Value>> {
         .as_object()
         .ok_or_else(|| CohereError::invalid("response_format", "must be an object"))?;
     closed(format, &["type", "json_schema"], "response_format.")?;
-    match enumeration(format, "type", &["text", "json_object"])?.as_deref() {
+    match enumeration(format, "type", "response_format.", &["text", "json_object"])?.as_deref() {
         Some("text") if format.contains_key("json_schema") => Err(CohereError::invalid(
             "response_format.json_schema",
             "must not be set when the type is text",
@@ -537,12 +538,17 @@ fn integer(
     }
 }
 
-fn enumeration(obj: &Map<String, Value>, key: &str, allowed: &[&str]) -> Checked<Option<String>> {
+fn enumeration(
+    obj: &Map<String, Value>,
+    key: &str,
+    prefix: &str,
+    allowed: &[&str],
+) -> Checked<Option<String>> {
     match obj.get(key) {
         None => Ok(None),
         Some(Value::String(s)) if allowed.contains(&s.as_str()) => Ok(Some(s.clone())),
         Some(_) => Err(CohereError::invalid(
-            key,
+            &format!("{prefix}{key}"),
             format!("must be one of {}", allowed.join(", ")),
         )),
     }
