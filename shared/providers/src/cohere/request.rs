@@ -108,7 +108,11 @@ pub(crate) enum UserContent {
 pub(crate) fn chat_body(request: ChatRequest, stream: bool) -> Result<ChatBody, ProviderError> {
     refuse_unsupported(&request)?;
     let native = native_parameters(&request.extra)?;
-    let (tools, tool_choice, strict_tools) = tools(&request)?;
+    let (tools, tool_choice, mut strict_tools) = tools(&request)?;
+    if native.contains_key("strict_tools") {
+        // The client's own `strict_tools` wins over the one read from the tools' `strict`.
+        strict_tools = None;
+    }
     Ok(ChatBody {
         messages: messages(&request.messages)?,
         stream: stream.then_some(true),
