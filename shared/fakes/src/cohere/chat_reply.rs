@@ -42,13 +42,7 @@ impl Reply {
     /// answering a tool and no call is `REQUIRED`); text otherwise.
     pub(super) fn generate(request: &ChatRequest, sequence: usize) -> Self {
         let seed = fingerprint(&[request.prompt_text().as_bytes(), &sequence.to_le_bytes()]);
-        let id = format!(
-            "{}-{}-{}",
-            alphanumeric(seed, 8),
-            alphanumeric(seed ^ 1, 4),
-            alphanumeric(seed ^ 2, 12)
-        )
-        .to_lowercase();
+        let id = super::uuid(seed);
         let answering_tool = request
             .messages
             .last()

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::error::CohereError;
-use crate::content::{alphanumeric, embedding, estimate_tokens, fingerprint};
+use crate::content::{embedding, estimate_tokens, fingerprint};
 use crate::directives::Directives;
 
 const FIELDS: &[&str] = &[
@@ -130,7 +130,7 @@ impl EmbedRequest {
         let tokens: u64 = self.texts.iter().map(|t| estimate_tokens(t)).sum();
         let seed = fingerprint(&[self.texts.concat().as_bytes()]);
         json!({
-            "id": format!("{}-{}", alphanumeric(seed, 8), alphanumeric(seed ^ 1, 12)).to_lowercase(),
+            "id": super::uuid(seed),
             "response_type": "embeddings_by_type",
             "texts": self.texts,
             "embeddings": {"float": vectors},

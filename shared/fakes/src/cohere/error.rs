@@ -10,7 +10,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::content::{alphanumeric, fingerprint};
+use crate::content::fingerprint;
 use crate::directives::DirectiveError;
 
 #[derive(Debug)]
@@ -93,11 +93,7 @@ impl CohereError {
 
 impl IntoResponse for CohereError {
     fn into_response(self) -> Response {
-        let id = format!(
-            "{}-{}",
-            alphanumeric(fingerprint(&[self.message.as_bytes()]), 8).to_lowercase(),
-            alphanumeric(fingerprint(&[self.message.as_bytes(), b"id"]), 12).to_lowercase()
-        );
+        let id = super::uuid(fingerprint(&[self.message.as_bytes()]));
         let mut response = (
             self.status,
             Json(json!({ "id": id, "message": self.message })),

@@ -24,6 +24,7 @@ use self::{chat_reply::Reply, chat_request::ChatRequest, embed::EmbedRequest, er
 use crate::{
     FakeOptions,
     calls::{CallGuard, CallOutcome},
+    content::Rng,
     directives::Directives,
     server::{Incoming, Shared, Shutdown, cut_connection},
     stream::{self, StreamPlan},
@@ -144,6 +145,20 @@ async fn preempt(
         ));
     }
     Ok(call)
+}
+
+/// A UUID-shaped id, as Cohere gives its answers and errors, determined by `seed`.
+fn uuid(seed: u64) -> String {
+    let mut rng = Rng::new(seed);
+    let (a, b) = (rng.next_u64(), rng.next_u64());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | ((b >> 48) & 0x3fff),
+        b & 0xffff_ffff_ffff
+    )
 }
 
 /// Cohere takes `Authorization: Bearer <key>` (any case of `bearer`).
