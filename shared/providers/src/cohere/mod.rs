@@ -1,11 +1,11 @@
 //! Cohere's v2 API (`POST /v2/chat`, `POST /v2/embed`), translated both ways so that clients
 //! keep speaking OpenAI.
 //!
-//! - [`request`]: OpenAI chat requests as Cohere bodies (names, ranges, refusals).
-//! - [`response`]: Cohere answers, finish reasons and usage as OpenAI completions.
-//! - [`stream`]: Cohere's named stream events as OpenAI chunks.
-//! - [`embed`]: embeddings both ways.
-//! - [`error`]: Cohere's error bodies and statuses.
+//! - `request`: OpenAI chat requests as Cohere bodies (names, ranges, refusals).
+//! - `response`: Cohere answers, finish reasons and usage as OpenAI completions.
+//! - `stream`: Cohere's named stream events as OpenAI chunks.
+//! - `embed`: embeddings both ways.
+//! - `error`: Cohere's error bodies and statuses.
 //!
 //! The pure translations are also public below ([`translate_request`] and friends), so the
 //! table-driven suite in `tests/cohere_translation.rs` can run Cohere's documented examples
