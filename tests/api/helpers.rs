@@ -49,6 +49,20 @@ const PROVIDERS: &[(&str, Dialect, &[&str], &[&str])] = &[
         &["mistral-large-latest", "mistral-small-latest"],
         &["mistral-embed"],
     ),
+    (
+        "cohere",
+        Dialect::Cohere,
+        &[
+            "command-a-03-2025",
+            "command-r-08-2024",
+            "command-a-vision-07-2025",
+        ],
+        &[
+            "embed-v4.0",
+            "embed-english-v3.0",
+            "embed-multilingual-v3.0",
+        ],
+    ),
 ];
 
 pub struct TestApp {

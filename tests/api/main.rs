@@ -8,6 +8,7 @@
 )]
 
 mod chat;
+mod cohere;
 mod embeddings;
 mod errors;
 mod helpers;

@@ -15,6 +15,8 @@ pub enum Dialect {
     /// A self-hosted or third-party server that speaks the OpenAI API (vLLM, TGI, llama.cpp,
     /// Ollama, LM Studio, …).
     OpenaiCompatible,
+    /// Cohere's own v2 API (`/v2/chat`, `/v2/embed`), translated to and from OpenAI's.
+    Cohere,
 }
 
 /// A provider known by name: where it lives and which variables configure it.
@@ -55,5 +57,12 @@ pub const BUILT_IN_PROVIDERS: &[BuiltInProvider] = &[
         base_url: "https://api.mistral.ai/v1",
         key_env: "MISTRAL_API_KEY",
         base_url_env: "MISTRAL_BASE_URL",
+    },
+    BuiltInProvider {
+        id: "cohere",
+        dialect: Dialect::Cohere,
+        base_url: "https://api.cohere.com",
+        key_env: "COHERE_API_KEY",
+        base_url_env: "COHERE_BASE_URL",
     },
 ];

@@ -21,6 +21,7 @@
 //! provider and whether the gateway cancelled it.
 
 mod calls;
+mod cohere;
 mod content;
 mod directives;
 mod openai;
@@ -58,6 +59,9 @@ pub enum Dialect {
     /// 1.5, closed message objects, no `stream_options` (streams always end with usage),
     /// and 422 `{"object": "error", ...}` replies to schema violations.
     Mistral,
+    /// Cohere's v2 API (`/v2/chat` JSON or SSE named events, `/v2/embed`): closed request
+    /// objects, `p`/`k`, `REQUIRED`/`NONE` tool choice, `{"id", "message"}` errors.
+    Cohere,
 }
 
 /// What a fake serves and how it behaves by default.
@@ -88,6 +92,7 @@ pub struct Behaviour {
 /// dropped (then in the background).
 pub struct FakeServer {
     addr: SocketAddr,
+    dialect: Dialect,
     log: CallLog,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
@@ -127,6 +132,7 @@ impl FakeServer {
         tracing::debug!(%addr, ?dialect, "fake provider listening");
         Ok(FakeServer {
             addr,
+            dialect,
             log,
             stop,
             task: Some(task),
@@ -138,8 +144,9 @@ impl FakeServer {
         self.addr
     }
 
-    /// Base URL for OpenAI-style clients, e.g. `http://127.0.0.1:4100/v1`. An unspecified
-    /// bind address (`0.0.0.0`, `::`) is reported as loopback.
+    /// Base URL for the dialect's clients: `http://127.0.0.1:4100/v1` for OpenAI-style ones,
+    /// the bare origin for Cohere (whose paths start `/v2`). An unspecified bind address
+    /// (`0.0.0.0`, `::`) is reported as loopback.
     pub fn base_url(&self) -> String {
         let mut addr = self.addr;
         if addr.ip().is_unspecified() {
@@ -148,7 +155,10 @@ impl FakeServer {
                 SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
             });
         }
-        format!("http://{addr}/v1")
+        match self.dialect {
+            Dialect::Cohere => format!("http://{addr}"),
+            _ => format!("http://{addr}/v1"),
+        }
     }
 
     /// Every request received so far (except `/__fake/` control requests), in order.

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use crate::{
     Dialect, FakeOptions,
     calls::{CallLog, RecordedCall},
-    openai,
+    cohere, openai,
 };
 
 /// Requests larger than this are recorded and validated as if they had no body.
@@ -112,6 +112,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Dialect::OpenAi | Dialect::Groq | Dialect::Together | Dialect::Mistral => {
             openai::handle(&shared, incoming, call).await
         }
+        Dialect::Cohere => cohere::handle(&shared, incoming, call).await,
     }
 }
 

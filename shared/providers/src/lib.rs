@@ -3,9 +3,11 @@
 //!
 //! - [`openai_compatible`]: OpenAI and every provider that speaks its dialect (Groq, Together,
 //!   Mistral, self-hosted vLLM/TGI/llama.cpp/Ollama), with each one's quirks.
+//! - [`cohere`]: Cohere's v2 chat and embed API.
 //! - [`translate`]: OpenAI-shaped answers built from other protocols' parts, for native adapters.
 //! - [`http`]: the one HTTP client all adapters share, and how transport failures read.
 
+pub mod cohere;
 mod errors;
 pub mod http;
 pub mod openai_compatible;
@@ -41,6 +43,7 @@ pub fn build(
             provider,
             client.clone(),
         )?),
+        Dialect::Cohere => Arc::new(cohere::Cohere::new(provider, client.clone())?),
     })
 }
 

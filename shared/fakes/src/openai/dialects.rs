@@ -35,7 +35,8 @@ pub(crate) struct Rules {
 impl Rules {
     pub(super) fn of(dialect: Dialect) -> &'static Self {
         match dialect {
-            Dialect::OpenAi => &OPENAI,
+            // Cohere is not an OpenAI-style dialect; `server.rs` never routes it here.
+            Dialect::OpenAi | Dialect::Cohere => &OPENAI,
             Dialect::Groq => &GROQ,
             Dialect::Together => &TOGETHER,
             Dialect::Mistral => &MISTRAL,

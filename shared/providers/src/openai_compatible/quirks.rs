@@ -52,6 +52,7 @@ pub(super) fn shape_chat(
         Dialect::Groq => shape_groq(request),
         Dialect::Together => shape_together(request),
         Dialect::Mistral => shape_mistral(request),
+        Dialect::Cohere => Ok(()),
     }
 }
 
@@ -69,6 +70,7 @@ fn provider_name(dialect: Dialect) -> &'static str {
         Dialect::Together => "Together AI",
         Dialect::Mistral => "Mistral",
         Dialect::OpenaiCompatible => "this provider",
+        Dialect::Cohere => "Cohere",
     }
 }
 
@@ -263,7 +265,7 @@ pub(super) fn shape_embeddings(
     // `encoding_format` behaves the same whichever provider serves the model.
     request.encoding_format = None;
     match dialect {
-        Dialect::Openai | Dialect::Groq | Dialect::OpenaiCompatible => {}
+        Dialect::Openai | Dialect::Groq | Dialect::OpenaiCompatible | Dialect::Cohere => {}
         Dialect::Mistral => {
             request.user = None;
             if let Some(d) = request.dimensions.take() {
