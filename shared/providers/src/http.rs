@@ -86,6 +86,46 @@ impl HttpClient {
     }
 }
 
+/// Headers of a JSON request: `Content-Type`, and `Accept` for an event stream or JSON.
+pub fn json_headers(stream: bool) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(4);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static(if stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }),
+    );
+    headers
+}
+
+/// A credential as a header value, marked sensitive so nothing that logs headers prints it.
+pub fn secret_header(value: &str) -> Result<HeaderValue, ProviderError> {
+    let mut value = HeaderValue::try_from(value).map_err(|_| {
+        ProviderError::new(
+            ProviderErrorKind::Authentication,
+            "the configured API key cannot be sent in a header",
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// A request body as JSON.
+pub fn encode_json(body: &impl serde::Serialize) -> Result<Bytes, ProviderError> {
+    serde_json::to_vec(body).map(Bytes::from).map_err(|e| {
+        ProviderError::new(
+            ProviderErrorKind::InvalidResponse,
+            format!("cannot encode the request: {e}"),
+        )
+    })
+}
+
 /// A provider's answer whose body has not been read yet.
 #[derive(Debug)]
 pub struct UpstreamResponse {

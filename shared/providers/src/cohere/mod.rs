@@ -17,6 +17,8 @@ mod request;
 mod response;
 mod stream;
 
+use ::http::Uri;
+use ::http::header::AUTHORIZATION;
 use async_trait::async_trait;
 use gateway_core::config::ResolvedProvider;
 use gateway_core::upstream::{ChatReply, ChunkStream, Provider, ProviderError, ProviderErrorKind};
@@ -26,23 +28,20 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::http::transport_error;
+use crate::http::{self, HttpClient, UpstreamResponse};
 use crate::translate::sse_events;
 use crate::{InvalidBaseUrl, endpoint};
 
 pub struct Cohere {
     id: String,
-    chat_url: reqwest::Url,
-    embed_url: reqwest::Url,
+    chat_url: Uri,
+    embed_url: Uri,
     api_key: Option<SecretString>,
-    client: reqwest::Client,
+    client: HttpClient,
 }
 
 impl Cohere {
-    pub fn new(
-        provider: &ResolvedProvider,
-        client: reqwest::Client,
-    ) -> Result<Self, InvalidBaseUrl> {
+    pub fn new(provider: &ResolvedProvider, client: HttpClient) -> Result<Self, InvalidBaseUrl> {
         Ok(Cohere {
             id: provider.id.clone(),
             chat_url: endpoint(provider, "/v2/chat")?,
@@ -54,36 +53,21 @@ impl Cohere {
 
     async fn post(
         &self,
-        url: &reqwest::Url,
+        url: &Uri,
         body: &impl Serialize,
         stream: bool,
-    ) -> Result<reqwest::Response, ProviderError> {
-        let body = serde_json::to_vec(body).map_err(|e| {
-            ProviderError::new(
-                ProviderErrorKind::InvalidResponse,
-                format!("cannot encode the request: {e}"),
-            )
-        })?;
-        let mut request = self
-            .client
-            .post(url.clone())
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(
-                http::header::ACCEPT,
-                if stream {
-                    "text/event-stream"
-                } else {
-                    "application/json"
-                },
-            )
-            .body(body);
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let mut headers = http::json_headers(stream);
         if let Some(key) = &self.api_key {
-            request = request.bearer_auth(key.expose_secret());
+            headers.insert(
+                AUTHORIZATION,
+                http::secret_header(&format!("Bearer {}", key.expose_secret()))?,
+            );
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(&self.id, &e))?;
+        let response = self
+            .client
+            .post(&self.id, url, headers, http::encode_json(body)?)
+            .await?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -101,13 +85,10 @@ impl Cohere {
 
     async fn read_json<T: DeserializeOwned>(
         &self,
-        response: reqwest::Response,
+        response: UpstreamResponse,
         what: &str,
     ) -> Result<T, ProviderError> {
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(&self.id, &e))?;
+        let bytes = response.bytes().await?;
         serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::new(
                 ProviderErrorKind::InvalidResponse,

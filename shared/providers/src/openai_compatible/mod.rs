@@ -6,6 +6,8 @@
 
 mod quirks;
 
+use ::http::Uri;
+use ::http::header::AUTHORIZATION;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -15,13 +17,11 @@ use gateway_core::upstream::{ChatReply, ChunkStream, Provider, ProviderError, Pr
 use gateway_core::wire::{
     ChatCompletion, ChatRequest, CompletionView, EmbeddingsRequest, EmbeddingsResponse,
 };
-use http::Uri;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use crate::errors;
-use crate::http::{HttpClient, UpstreamResponse};
+use crate::http::{self, HttpClient, UpstreamResponse};
 use crate::translate::sse_events;
 use crate::{InvalidBaseUrl, endpoint};
 
@@ -52,31 +52,16 @@ impl OpenAiCompatible {
         body: &impl Serialize,
         stream: bool,
     ) -> Result<UpstreamResponse, ProviderError> {
-        let body = serde_json::to_vec(body).map_err(|e| {
-            ProviderError::new(
-                ProviderErrorKind::InvalidResponse,
-                format!("cannot encode the request: {e}"),
-            )
-        })?;
-        let mut headers = HeaderMap::with_capacity(4);
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if stream {
-            headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
-        }
+        let mut headers = http::json_headers(stream);
         if let Some(key) = &self.api_key {
-            let mut value = HeaderValue::try_from(format!("Bearer {}", key.expose_secret()))
-                .map_err(|_| {
-                    ProviderError::new(
-                        ProviderErrorKind::Authentication,
-                        "the configured API key cannot be sent in a header",
-                    )
-                })?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
+            headers.insert(
+                AUTHORIZATION,
+                http::secret_header(&format!("Bearer {}", key.expose_secret()))?,
+            );
         }
         let response = self
             .client
-            .post(&self.id, url, headers, Bytes::from(body))
+            .post(&self.id, url, headers, http::encode_json(body)?)
             .await?;
         if response.status().is_success() {
             return Ok(response);
