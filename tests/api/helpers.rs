@@ -49,6 +49,17 @@ const PROVIDERS: &[(&str, Dialect, &[&str], &[&str])] = &[
         &["mistral-large-latest", "mistral-small-latest"],
         &["mistral-embed"],
     ),
+    (
+        "gemini",
+        Dialect::Gemini,
+        &[
+            "gemini-2.0-flash",
+            "gemini-2.5-flash",
+            "gemini-2.5-flash-lite",
+            "gemini-2.5-pro",
+        ],
+        &["gemini-embedding-001"],
+    ),
 ];
 
 pub struct TestApp {

@@ -10,6 +10,7 @@
 mod chat;
 mod embeddings;
 mod errors;
+mod gemini;
 mod helpers;
 mod models;
 mod streaming;

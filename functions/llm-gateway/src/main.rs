@@ -80,6 +80,7 @@ enum FakeDialect {
     Groq,
     Together,
     Mistral,
+    Gemini,
 }
 
 #[derive(clap::Args)]
@@ -212,6 +213,7 @@ async fn fake_command(args: FakeArgs) -> anyhow::Result<()> {
         FakeDialect::Groq => gateway_fakes::Dialect::Groq,
         FakeDialect::Together => gateway_fakes::Dialect::Together,
         FakeDialect::Mistral => gateway_fakes::Dialect::Mistral,
+        FakeDialect::Gemini => gateway_fakes::Dialect::Gemini,
     };
     let options = FakeOptions {
         api_key: args.api_key,

@@ -15,6 +15,8 @@ pub enum Dialect {
     /// A self-hosted or third-party server that speaks the OpenAI API (vLLM, TGI, llama.cpp,
     /// Ollama, LM Studio, …).
     OpenaiCompatible,
+    /// Google Gemini's native API (`generateContent`, `streamGenerateContent`, `embedContent`).
+    Gemini,
 }
 
 /// A provider known by name: where it lives and which variables configure it.
@@ -55,5 +57,12 @@ pub const BUILT_IN_PROVIDERS: &[BuiltInProvider] = &[
         base_url: "https://api.mistral.ai/v1",
         key_env: "MISTRAL_API_KEY",
         base_url_env: "MISTRAL_BASE_URL",
+    },
+    BuiltInProvider {
+        id: "gemini",
+        dialect: Dialect::Gemini,
+        base_url: "https://generativelanguage.googleapis.com",
+        key_env: "GEMINI_API_KEY",
+        base_url_env: "GEMINI_BASE_URL",
     },
 ];

@@ -23,6 +23,7 @@
 mod calls;
 mod content;
 mod directives;
+mod gemini;
 mod openai;
 mod server;
 mod stream;
@@ -58,6 +59,11 @@ pub enum Dialect {
     /// 1.5, closed message objects, no `stream_options` (streams always end with usage),
     /// and 422 `{"object": "error", ...}` replies to schema violations.
     Mistral,
+    /// Google Gemini's native API (`/v1beta/models/{model}:generateContent`,
+    /// `:streamGenerateContent?alt=sse`, `:embedContent`, `:batchEmbedContents`): key in
+    /// `x-goog-api-key` (or `?key=`), camelCase bodies checked against the published schema,
+    /// Google's `{"error": {"code", "message", "status"}}` replies.
+    Gemini,
 }
 
 /// What a fake serves and how it behaves by default.

@@ -3,10 +3,12 @@
 //!
 //! - [`openai_compatible`]: OpenAI and every provider that speaks its dialect (Groq, Together,
 //!   Mistral, self-hosted vLLM/TGI/llama.cpp/Ollama), with each one's quirks.
+//! - [`gemini`]: Google Gemini's native API (generateContent, streamGenerateContent, embedContent).
 //! - [`translate`]: OpenAI-shaped answers built from other protocols' parts, for native adapters.
 //! - [`http`]: the one HTTP client all adapters share, and how transport failures read.
 
 mod errors;
+pub mod gemini;
 pub mod http;
 pub mod openai_compatible;
 pub mod translate;
@@ -39,6 +41,7 @@ pub fn build(
             provider,
             client.clone(),
         )?),
+        Dialect::Gemini => Arc::new(gemini::Gemini::new(provider, client.clone())?),
     })
 }
 

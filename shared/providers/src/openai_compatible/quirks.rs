@@ -52,6 +52,8 @@ pub(super) fn shape_chat(
         Dialect::Groq => shape_groq(request),
         Dialect::Together => shape_together(request),
         Dialect::Mistral => shape_mistral(request),
+        // Native protocols have adapters of their own and never come here.
+        Dialect::Gemini => Ok(()),
     }
 }
 
@@ -69,6 +71,7 @@ fn provider_name(dialect: Dialect) -> &'static str {
         Dialect::Together => "Together AI",
         Dialect::Mistral => "Mistral",
         Dialect::OpenaiCompatible => "this provider",
+        Dialect::Gemini => "Gemini",
     }
 }
 
@@ -264,6 +267,7 @@ pub(super) fn shape_embeddings(
     request.encoding_format = None;
     match dialect {
         Dialect::Openai | Dialect::Groq | Dialect::OpenaiCompatible => {}
+        Dialect::Gemini => {}
         Dialect::Mistral => {
             request.user = None;
             if let Some(d) = request.dimensions.take() {
