@@ -36,8 +36,9 @@ use crate::{
 const MODELS_PATH: &str = "/v1beta/models/";
 const API_KEY_HEADER: &str = "x-goog-api-key";
 
+/// The method after the model's `:` in the path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Method_ {
+enum Action {
     Generate,
     Stream,
     Embed,
@@ -49,17 +50,17 @@ pub(crate) async fn handle(shared: &Shared, request: Incoming, call: CallGuard) 
         .path
         .split_once(MODELS_PATH)
         .and_then(|(_, rest)| rest.split_once(':'))
-        .and_then(|(model, method)| {
-            let method = match method {
-                "generateContent" => Method_::Generate,
-                "streamGenerateContent" => Method_::Stream,
-                "embedContent" => Method_::Embed,
-                "batchEmbedContents" => Method_::BatchEmbed,
+        .and_then(|(model, action)| {
+            let action = match action {
+                "generateContent" => Action::Generate,
+                "streamGenerateContent" => Action::Stream,
+                "embedContent" => Action::Embed,
+                "batchEmbedContents" => Action::BatchEmbed,
                 _ => return None,
             };
-            Some((model.to_owned(), method))
+            Some((model.to_owned(), action))
         });
-    let Some((model, method)) = route.filter(|_| request.method == Method::POST) else {
+    let Some((model, action)) = route.filter(|_| request.method == Method::POST) else {
         return reject(
             call,
             GoogleError::unknown_path(request.method.as_str(), &request.path),
@@ -68,16 +69,16 @@ pub(crate) async fn handle(shared: &Shared, request: Incoming, call: CallGuard) 
     if let Err(error) = authorize(&shared.options, &request) {
         return reject(call, error);
     }
-    match method {
-        Method_::Generate | Method_::Stream => {
-            generate(shared, &request, &model, method == Method_::Stream, call).await
+    match action {
+        Action::Generate | Action::Stream => {
+            generate(shared, &request, &model, action == Action::Stream, call).await
         }
-        Method_::Embed | Method_::BatchEmbed => {
+        Action::Embed | Action::BatchEmbed => {
             embed(
                 shared,
                 &request.body,
                 &model,
-                method == Method_::BatchEmbed,
+                action == Action::BatchEmbed,
                 call,
             )
             .await
