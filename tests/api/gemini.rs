@@ -165,6 +165,9 @@ async fn tool_calls_have_the_same_ids_streamed_or_not_and_results_go_back_by_nam
         sent["contents"][1]["parts"][0]["functionCall"]["name"],
         "get_weather"
     );
+    // gemini-2.5 thinks: its signature came back in the id and went back with the call.
+    assert!(id.contains("__thought__"), "{id}");
+    assert!(sent["contents"][1]["parts"][0]["thoughtSignature"].is_string());
     assert_eq!(
         sent["contents"][2]["parts"][0]["functionResponse"],
         json!({"name": "get_weather", "response": {"content": "sunny"}})

@@ -102,6 +102,10 @@ def test_tool_call_round_trip(client, fakes, marker):
     final = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER_TOOL])
     assert "temp_c" in final.choices[0].message.content
     assert final.choices[0].finish_reason == "stop"
+    # The thinking model's signature rode in the call id and went back with the call.
+    assert "__thought__" in call.id
+    sent = body_json(fakes.find("gemini", marker)[-1])
+    assert sent["contents"][1]["parts"][0]["thoughtSignature"] == call.id.split("__thought__", 1)[1]
 
 
 def test_streamed_tool_call_matches_the_unstreamed_one(client, direct_client, marker):

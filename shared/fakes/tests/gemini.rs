@@ -347,3 +347,47 @@ async fn calls_the_fake_does_not_implement_fail_loudly() {
         .unwrap();
     assert_eq!(unknown_model.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn thinking_models_sign_function_calls_and_gemini_3_requires_the_signature_back() {
+    let model = "gemini-3-pro-preview";
+    let server = start_fake(Dialect::Gemini, &[model], &[]).await;
+    let send = |body: Value| {
+        let url = url(&server, "generateContent", model);
+        async move {
+            let response = client()
+                .post(url)
+                .header("x-goog-api-key", KEY)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let tools = json!([{"functionDeclarations": [{"name": "f", "description": ""}]}]);
+    let (_, reply) = send(json!({"contents": ask("go")["contents"], "tools": tools})).await;
+    let signature = reply["candidates"][0]["content"]["parts"][0]["thoughtSignature"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let turn = |signed: bool| {
+        let mut call = json!({"functionCall": {"name": "f", "args": {}}});
+        if signed {
+            call["thoughtSignature"] = json!(signature);
+        }
+        json!({"tools": tools, "contents": [
+            {"role": "user", "parts": [{"text": "go"}]},
+            {"role": "model", "parts": [call]},
+            {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {"ok": true}}}]}]})
+    };
+    assert_eq!(send(turn(true)).await.0, StatusCode::OK);
+    let (status, reply) = send(turn(false)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("thought_signature")
+    );
+}

@@ -7,7 +7,7 @@
 //! - `errors.json`: an error answer and the kind, retryability and status the client sees.
 //!
 //! Expected OpenAI JSON is matched as a subset (ids and timestamps vary): every key given must
-//! match, arrays must have the same length, and a string ending in `*` matches by prefix.
+//! match, arrays must have the same length, and in a string `*` stands for any text.
 
 #![expect(clippy::expect_used, reason = "a panic in a test is that test failing")]
 
@@ -50,9 +50,13 @@ fn mismatch(expected: &Value, actual: &Value, path: &str) -> Option<String> {
             .zip(a)
             .enumerate()
             .find_map(|(i, (e, a))| mismatch(e, a, &format!("{path}[{i}]"))),
-        (Value::String(e), Value::String(a)) if e.ends_with('*') => (!a
-            .starts_with(&e[..e.len() - 1]))
-        .then(|| format!("{path}: {a:?} does not start with {e:?}")),
+        (Value::String(e), Value::String(a)) if e.contains('*') => {
+            let (prefix, suffix) = e.split_once('*').unwrap_or((e, ""));
+            let matches = a.len() >= prefix.len() + suffix.len()
+                && a.starts_with(prefix)
+                && a.ends_with(suffix);
+            (!matches).then(|| format!("{path}: {a:?} does not match {e:?}"))
+        }
         (Value::Number(e), Value::Number(a)) if e.as_f64() == a.as_f64() => None,
         _ if expected == actual => None,
         _ => Some(format!("{path}: expected {expected}, got {actual}")),

@@ -6,6 +6,7 @@
 //! and the last event carries the finish reason with the final usage. Earlier events carry
 //! the usage so far, as Gemini's do.
 
+use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use super::request::{GenerateRequest, Mode};
@@ -21,8 +22,16 @@ use crate::{
 const QUOTE_CHARS: usize = 200;
 
 pub(super) enum Reply {
-    Text { text: String, finish: &'static str },
-    Calls(Vec<(String, Value)>),
+    Text {
+        text: String,
+        finish: &'static str,
+    },
+    /// Function calls (name, arguments), the first with a thought signature when the model
+    /// thinks (as Gemini 2.5 and later do by default).
+    Calls {
+        calls: Vec<(String, Value)>,
+        signature: Option<String>,
+    },
 }
 
 impl Reply {
@@ -45,18 +54,21 @@ impl Reply {
                 (Mode::Any, None) => request.functions.iter().take(1).collect(),
                 _ => request.functions.iter().collect(),
             };
-            return Self::Calls(
-                chosen
-                    .into_iter()
-                    .map(|f| {
-                        let args = f
-                            .schema
-                            .as_ref()
-                            .map_or_else(|| json!({}), value_for_schema);
-                        (f.name.clone(), args)
-                    })
-                    .collect(),
-            );
+            let calls = chosen
+                .into_iter()
+                .map(|f| {
+                    let args = f
+                        .schema
+                        .as_ref()
+                        .map_or_else(|| json!({}), value_for_schema);
+                    (f.name.clone(), args)
+                })
+                .collect();
+            let signature = thinks(&request.model).then(|| {
+                let seed = fingerprint(&[b"thought", &request.fingerprint.to_le_bytes()]);
+                base64::engine::general_purpose::STANDARD.encode(seed.to_le_bytes())
+            });
+            return Self::Calls { calls, signature };
         }
         Self::text(request, answering)
     }
@@ -117,7 +129,7 @@ impl Reply {
     fn tokens(&self) -> u64 {
         match self {
             Self::Text { text, .. } => word_count(text) as u64,
-            Self::Calls(calls) => calls
+            Self::Calls { calls, .. } => calls
                 .iter()
                 .map(|(name, args)| 3 + estimate_tokens(name) + estimate_tokens(&args.to_string()))
                 .sum(),
@@ -127,7 +139,7 @@ impl Reply {
     fn finish(&self) -> &'static str {
         match self {
             Self::Text { finish, .. } => finish,
-            Self::Calls(_) => "STOP",
+            Self::Calls { .. } => "STOP",
         }
     }
 
@@ -170,7 +182,7 @@ impl Reply {
                             .collect()
                     }
                 }
-                Self::Calls(_) => vec![self.parts()],
+                Self::Calls { .. } => vec![self.parts()],
             };
             let count = steps.len();
             for (k, parts) in steps.into_iter().enumerate() {
@@ -201,9 +213,16 @@ impl Reply {
     fn parts(&self) -> Vec<Value> {
         match self {
             Self::Text { text, .. } => vec![json!({ "text": text })],
-            Self::Calls(calls) => calls
+            Self::Calls { calls, signature } => calls
                 .iter()
-                .map(|(name, args)| json!({ "functionCall": { "name": name, "args": args } }))
+                .enumerate()
+                .map(|(i, (name, args))| {
+                    let mut part = json!({ "functionCall": { "name": name, "args": args } });
+                    if let (0, Some(signature)) = (i, signature) {
+                        part["thoughtSignature"] = json!(signature);
+                    }
+                    part
+                })
                 .collect(),
         }
     }
@@ -285,6 +304,11 @@ fn logprobs(text: &str, top: usize) -> (Value, f64) {
         json!({ "topCandidates": top_candidates, "chosenCandidates": chosen }),
         average,
     )
+}
+
+/// Models that think by default, and so sign their function calls.
+fn thinks(model: &str) -> bool {
+    model.starts_with("gemini-2.5") || model.starts_with("gemini-3")
 }
 
 /// The start of `text`, without directives, for quoting in a reply.

@@ -110,6 +110,8 @@ pub(super) struct Turn {
     /// Each function response's `response` object, in order.
     pub responses: Vec<Value>,
     pub calls: usize,
+    /// Whether any part carries a thought signature.
+    pub signed: bool,
 }
 
 pub(super) struct Function {
@@ -156,6 +158,16 @@ impl GenerateRequest {
             turns.push(turn(content, &format!("contents[{i}]"), false)?);
         }
         check_function_turns(&turns)?;
+        // Gemini 3 refuses function calls sent back without the signature it gave them.
+        if model.starts_with("gemini-3")
+            && let Some(i) = turns.iter().position(|t| t.calls > 0 && !t.signed)
+        {
+            return Err(GoogleError::invalid(
+                &format!("contents[{i}]"),
+                "Function call is missing a thought_signature in functionCall parts. This is \
+                 required for tools to work correctly.",
+            ));
+        }
         let system = match field(&top, "systemInstruction") {
             Some(system) => Some(turn(system, "system_instruction", true)?),
             None => None,
@@ -255,6 +267,7 @@ fn turn(content: &Value, at: &str, system: bool) -> Result<Turn, GoogleError> {
         texts: Vec::new(),
         responses: Vec::new(),
         calls: 0,
+        signed: false,
     };
     for (k, part) in parts.iter().enumerate() {
         let at = format!("{at}.parts[{k}]");
@@ -285,7 +298,16 @@ fn turn(content: &Value, at: &str, system: bool) -> Result<Turn, GoogleError> {
             boolean(thought, &format!("{at}.thought"))?;
         }
         if let Some(signature) = field(&p, "thoughtSignature") {
-            string(signature, &format!("{at}.thought_signature"))?;
+            let signature = string(signature, &format!("{at}.thought_signature"))?;
+            if !is_base64(signature) {
+                return Err(GoogleError::invalid(
+                    &format!("{at}.thought_signature"),
+                    format!(
+                        "Invalid value at '{at}.thought_signature' (TYPE_BYTES), Base64 decoding failed."
+                    ),
+                ));
+            }
+            turn.signed = true;
         }
         if field(&p, "videoMetadata").is_some() {
             return Err(GoogleError::not_simulated(&at, "Video metadata"));
@@ -386,16 +408,21 @@ fn blob(value: &Value, at: &str) -> Result<(), GoogleError> {
     string(mime, &format!("{at}.mime_type"))?;
     let data = field(&b, "data").ok_or_else(|| GoogleError::invalid(at, "data is required"))?;
     let data = string(data, &format!("{at}.data"))?;
-    let base64 = data
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_'));
-    if data.is_empty() || !base64 {
+    if !is_base64(data) {
         return Err(GoogleError::invalid(
             &format!("{at}.data"),
             format!("Invalid value at '{at}.data' (TYPE_BYTES), Base64 decoding failed."),
         ));
     }
     Ok(())
+}
+
+/// Standard or URL-safe base64, as Google's JSON parser takes bytes.
+fn is_base64(data: &str) -> bool {
+    !data.is_empty()
+        && data
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_'))
 }
 
 fn file_data(value: &Value, at: &str) -> Result<(), GoogleError> {

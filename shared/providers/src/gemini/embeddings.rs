@@ -36,7 +36,7 @@ pub fn embed_request(
         model: model.map(|m| format!("models/{m}")),
         content: Content {
             role: None,
-            parts: vec![Part::Text(text.to_owned())],
+            parts: vec![Part::text(text)],
         },
         output_dimensionality: dimensions,
     }

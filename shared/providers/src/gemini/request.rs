@@ -6,7 +6,7 @@
 //! | `user` / `assistant` | `contents` with roles `user` / `model`; consecutive turns of one role merged |
 //! | image parts | `inlineData` (data URL) or `fileData` (http(s) URL, media type from its extension) |
 //! | `input_audio`, `file` with a data URL | `inlineData` |
-//! | `assistant.tool_calls` | `functionCall` parts |
+//! | `assistant.tool_calls` | `functionCall` parts, with the thought signature their id carries |
 //! | `tool` messages | `functionResponse` parts named after the call they answer; non-object results wrapped as `{"content": ...}` |
 //! | `tools` | `functionDeclarations` with the JSON Schema in `parametersJsonSchema` |
 //! | `tool_choice` | `toolConfig.functionCallingConfig` (`AUTO`, `NONE`, `ANY`, `allowedFunctionNames`) |
@@ -29,10 +29,11 @@ use gateway_core::wire::{
 };
 use serde_json::{Map, Value};
 
+use super::response::thought_signature_of;
 use super::wire::{
     Blob, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration,
-    FunctionResponse, GenerateContentRequest, GenerationConfig, Part, ThinkingConfig, Tool,
-    ToolConfig,
+    FunctionResponse, GenerateContentRequest, GenerationConfig, Part, PartData, ThinkingConfig,
+    Tool, ToolConfig,
 };
 use crate::translate::{ImageSource, image_source};
 
@@ -128,18 +129,24 @@ fn contents(messages: &[Message]) -> Result<(Option<Content>, Vec<Content>), Pro
                     text_parts(content, &mut parts);
                 }
                 if let Some(refusal) = m.refusal.as_ref().filter(|r| !r.is_empty()) {
-                    parts.push(Part::Text(refusal.clone()));
+                    parts.push(Part::text(refusal.clone()));
                 }
                 for (j, call) in m.tool_calls.iter().flatten().enumerate() {
                     let (name, args) = call_of(call, &at(&format!("tool_calls[{j}]")))?;
                     call_names.insert(&call.id, name);
-                    parts.push(Part::FunctionCall(FunctionCall {
-                        name: name.to_owned(),
-                        args,
-                    }));
+                    parts.push(Part {
+                        data: PartData::FunctionCall(FunctionCall {
+                            name: name.to_owned(),
+                            args,
+                        }),
+                        thought_signature: thought_signature_of(&call.id).map(str::to_owned),
+                    });
                 }
                 if let Some(call) = m.extra.get("function_call").filter(|v| !v.is_null()) {
-                    parts.push(Part::FunctionCall(legacy_call(call, &at("function_call"))?));
+                    parts.push(Part::from(PartData::FunctionCall(legacy_call(
+                        call,
+                        &at("function_call"),
+                    )?)));
                 }
                 turns.push("model", parts);
             }
@@ -157,20 +164,20 @@ fn contents(messages: &[Message]) -> Result<(Option<Content>, Vec<Content>), Pro
                 let response = function_response(&m.content.joined_text());
                 turns.push(
                     "user",
-                    vec![Part::FunctionResponse(FunctionResponse {
+                    vec![Part::from(PartData::FunctionResponse(FunctionResponse {
                         name: (*name).to_owned(),
                         response,
-                    })],
+                    }))],
                 );
             }
             Message::Function(m) => {
                 let response = function_response(m.content.as_deref().unwrap_or_default());
                 turns.push(
                     "user",
-                    vec![Part::FunctionResponse(FunctionResponse {
+                    vec![Part::from(PartData::FunctionResponse(FunctionResponse {
                         name: m.name.clone(),
                         response,
-                    })],
+                    }))],
                 );
             }
         }
@@ -206,14 +213,14 @@ impl Turns {
 fn text_parts(content: &OpenAiContent, out: &mut Vec<Part>) {
     content.for_each_text(&mut |text| {
         if !text.is_empty() {
-            out.push(Part::Text(text.to_owned()));
+            out.push(Part::text(text.to_owned()));
         }
     });
 }
 
 fn user_parts(content: &OpenAiContent, param: &str) -> Result<Vec<Part>, ProviderError> {
     let parts = match content {
-        OpenAiContent::Text(text) => return Ok(vec![Part::Text(text.clone())]),
+        OpenAiContent::Text(text) => return Ok(vec![Part::text(text.clone())]),
         OpenAiContent::Parts(parts) => parts,
     };
     let mut out = Vec::with_capacity(parts.len());
@@ -222,10 +229,10 @@ fn user_parts(content: &OpenAiContent, param: &str) -> Result<Vec<Part>, Provide
         match part {
             ContentPart::Text { text, .. } => {
                 if !text.is_empty() {
-                    out.push(Part::Text(text.clone()));
+                    out.push(Part::text(text.clone()));
                 }
             }
-            ContentPart::Refusal { refusal } => out.push(Part::Text(refusal.clone())),
+            ContentPart::Refusal { refusal } => out.push(Part::text(refusal.clone())),
             ContentPart::ImageUrl { image_url } => out.push(image_part(&image_url.url, &at)?),
             ContentPart::InputAudio { input_audio } => out.push(audio_part(input_audio, &at)?),
             ContentPart::File { file } => out.push(file_part(file, &at)?),
@@ -236,11 +243,11 @@ fn user_parts(content: &OpenAiContent, param: &str) -> Result<Vec<Part>, Provide
 
 fn image_part(url: &str, param: &str) -> Result<Part, ProviderError> {
     Ok(match image_source(url, param)? {
-        ImageSource::Inline(data) => Part::InlineData(Blob {
+        ImageSource::Inline(data) => Part::from(PartData::InlineData(Blob {
             mime_type: data.media_type.to_owned(),
             data: data.base64.to_owned(),
-        }),
-        ImageSource::Url(url) => Part::FileData(FileData {
+        })),
+        ImageSource::Url(url) => Part::from(PartData::FileData(FileData {
             mime_type: image_type_of(url)
                 .ok_or_else(|| {
                     ProviderError::unsupported(
@@ -252,7 +259,7 @@ fn image_part(url: &str, param: &str) -> Result<Part, ProviderError> {
                 })?
                 .to_owned(),
             file_uri: url.to_owned(),
-        }),
+        })),
     })
 }
 
@@ -286,10 +293,10 @@ fn audio_part(input_audio: &Value, param: &str) -> Result<Part, ProviderError> {
     let data = data.ok_or_else(|| {
         ProviderError::unsupported(param, "`input_audio.data` must be base64 audio.")
     })?;
-    Ok(Part::InlineData(Blob {
+    Ok(Part::from(PartData::InlineData(Blob {
         mime_type: mime_type.to_owned(),
         data: data.to_owned(),
-    }))
+    })))
 }
 
 /// A `file` part with its bytes inline (`file_data` as a data URL); uploaded file ids are
@@ -302,10 +309,12 @@ fn file_part(file: &Value, param: &str) -> Result<Part, ProviderError> {
         .and_then(|rest| rest.split_once(','))
         .and_then(|(header, data)| Some((header.strip_suffix(";base64")?, data)));
     match inline {
-        Some((mime_type, data)) if !mime_type.is_empty() => Ok(Part::InlineData(Blob {
-            mime_type: mime_type.to_owned(),
-            data: data.to_owned(),
-        })),
+        Some((mime_type, data)) if !mime_type.is_empty() => {
+            Ok(Part::from(PartData::InlineData(Blob {
+                mime_type: mime_type.to_owned(),
+                data: data.to_owned(),
+            })))
+        }
         _ => Err(ProviderError::unsupported(
             param,
             "Gemini takes a `file` part only with `file_data` as a base64 data URL; OpenAI file \

@@ -5,6 +5,9 @@
 //! - Text parts are the content; thought summaries (`thought: true`) are not part of the answer.
 //! - `functionCall` parts are tool calls. Gemini gives them no ids, so each gets one derived
 //!   from its position, name and arguments: the same answer has the same ids streamed or not.
+//!   A part's thought signature is appended to the id (`call_…__thought__<signature>`):
+//!   clients send ids back unchanged, so the signature returns to Gemini with the call, as
+//!   Gemini requires for thinking models, through any client.
 //! - A prompt Gemini blocks (`promptFeedback.blockReason`, no candidates) is answered like any
 //!   filtered answer: one choice without content, `finish_reason: "content_filter"`.
 //! - `usageMetadata`: prompt tokens include tool-use prompt tokens, completion tokens include
@@ -79,10 +82,13 @@ fn choice(candidate: &Candidate, position: usize) -> Choice {
         }
         if let Some(call) = &part.function_call {
             let arguments = arguments_json(call.args.as_ref());
-            let id = call
-                .id
-                .clone()
-                .unwrap_or_else(|| tool_call_id(tool_calls.len(), &call.name, &arguments));
+            let id = tool_call_id(
+                call.id.as_deref(),
+                tool_calls.len(),
+                &call.name,
+                &arguments,
+                part.thought_signature.as_deref(),
+            );
             tool_calls.push(ToolCall {
                 id,
                 kind: "function".to_owned(),
@@ -180,9 +186,39 @@ pub fn arguments_json(args: Option<&Value>) -> String {
     }
 }
 
+/// Between a tool call's id and the thought signature it carries.
+const SIGNATURE_SEPARATOR: &str = "__thought__";
+
+/// The id of a tool call: Gemini's own if it gave one, else one derived from the call (see
+/// [`derived_call_id`]); followed by the part's thought signature, if any, so that clients
+/// send it back unchanged with the call (Gemini needs it to continue its reasoning).
+pub fn tool_call_id(
+    gemini_id: Option<&str>,
+    position: usize,
+    name: &str,
+    arguments: &str,
+    thought_signature: Option<&str>,
+) -> String {
+    let id = gemini_id
+        .map(str::to_owned)
+        .unwrap_or_else(|| derived_call_id(position, name, arguments));
+    match thought_signature.filter(|s| !s.is_empty()) {
+        Some(signature) => format!("{id}{SIGNATURE_SEPARATOR}{signature}"),
+        None => id,
+    }
+}
+
+/// The thought signature a tool call id carries, if any.
+pub fn thought_signature_of(tool_call_id: &str) -> Option<&str> {
+    tool_call_id
+        .split_once(SIGNATURE_SEPARATOR)
+        .map(|(_, signature)| signature)
+        .filter(|s| !s.is_empty())
+}
+
 /// `call_` and 24 hex digits of an FNV-1a hash of the call's position, name and arguments:
 /// stable across retries and between streamed and whole answers.
-pub fn tool_call_id(position: usize, name: &str, arguments: &str) -> String {
+pub fn derived_call_id(position: usize, name: &str, arguments: &str) -> String {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let hash = |seed: u64| {
@@ -236,10 +272,19 @@ mod tests {
 
     #[test]
     fn ids_are_stable_and_distinct() {
-        let a = tool_call_id(0, "f", "{}");
-        assert_eq!(a, tool_call_id(0, "f", "{}"));
-        assert_ne!(a, tool_call_id(1, "f", "{}"));
+        let a = derived_call_id(0, "f", "{}");
+        assert_eq!(a, derived_call_id(0, "f", "{}"));
+        assert_ne!(a, derived_call_id(1, "f", "{}"));
         assert!(a.starts_with("call_") && a.len() == 29, "{a}");
+    }
+
+    #[test]
+    fn a_thought_signature_travels_in_the_id_and_back() {
+        let id = tool_call_id(None, 0, "f", "{}", Some("CiQB+sig="));
+        assert!(id.starts_with("call_"));
+        assert_eq!(thought_signature_of(&id), Some("CiQB+sig="));
+        assert_eq!(thought_signature_of(&derived_call_id(0, "f", "{}")), None);
+        assert_eq!(tool_call_id(Some("g1"), 0, "f", "{}", None), "g1");
     }
 
     #[test]

@@ -91,9 +91,13 @@ impl StreamTranslator {
             if let Some(call) = part.function_call {
                 let index = self.tool_calls;
                 let arguments = arguments_json(call.args.as_ref());
-                let id = call
-                    .id
-                    .unwrap_or_else(|| tool_call_id(index as usize, &call.name, &arguments));
+                let id = tool_call_id(
+                    call.id.as_deref(),
+                    index as usize,
+                    &call.name,
+                    &arguments,
+                    part.thought_signature.as_deref(),
+                );
                 chunks.push(writer.tool_call_start(index, &id, &call.name));
                 chunks.push(writer.tool_call_arguments(index, &arguments));
                 self.tool_calls += 1;

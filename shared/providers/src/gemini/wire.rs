@@ -29,11 +29,37 @@ pub struct Content {
     pub parts: Vec<Part>,
 }
 
-/// A `Part` holds exactly one kind of data; an externally tagged enum writes exactly that
+/// A `Part`: one kind of data, and the thought signature Gemini attached to it when it
+/// generated it (sent back with the function call it belongs to).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Part {
+    #[serde(flatten)]
+    pub data: PartData,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thought_signature: Option<String>,
+}
+
+impl Part {
+    pub fn text(text: impl Into<String>) -> Self {
+        PartData::Text(text.into()).into()
+    }
+}
+
+impl From<PartData> for Part {
+    fn from(data: PartData) -> Self {
+        Part {
+            data,
+            thought_signature: None,
+        }
+    }
+}
+
+/// A part holds exactly one kind of data; an externally tagged enum writes exactly that
 /// shape (`{"text": ...}`, `{"inlineData": {...}}`, ...).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Part {
+pub enum PartData {
     Text(String),
     InlineData(Blob),
     FileData(FileData),
@@ -181,6 +207,9 @@ pub struct CandidatePart {
     pub thought: Option<bool>,
     #[serde(default)]
     pub function_call: Option<GeneratedCall>,
+    /// Gemini's opaque record of its reasoning, to be sent back with the part.
+    #[serde(default)]
+    pub thought_signature: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
