@@ -41,13 +41,8 @@ pub fn chat_completion(response: GenerateContentResponse, model: &str) -> ChatCo
         created: now_unix(),
         model: model.to_owned(),
         choices,
-        usage: Some(
-            response
-                .usage_metadata
-                .as_ref()
-                .map(usage_from_gemini)
-                .unwrap_or_default(),
-        ),
+        // No usage from Gemini leaves the counting to the gateway, rather than claiming zero.
+        usage: response.usage_metadata.as_ref().map(usage_from_gemini),
         extra: Map::new(),
     }
 }
