@@ -10,6 +10,9 @@
 #            dialect), a Prism proxy in front of each validating every request against
 #            that provider's own spec, the gateway under test pointed at the proxies, and
 #            a second gateway straight on the fakes for fault-injection tests.
+#            Prism's proxy drops the SSE body of an operation its spec declares JSON-only
+#            (Gemini's streamGenerateContent): it still validates those requests, and the
+#            client suites read Gemini streams through the second gateway.
 # 4. suites  pytest (Python SDK, LangChain, LlamaIndex), node --test (Node SDK),
 #            Schemathesis over the gateway's /v1 surface, then the Prism checks
 #            (negative control per proxy; no request violation anywhere else).
@@ -206,24 +209,30 @@ phase_done rust $T0
 
 # ---------------------------------------------------------------- 3. stand-ins
 # provider | prepare flags (conformance README) | path prefix the gateway uses | models | embedding models
-PROVIDERS=(openai groq together mistral cohere)
+PROVIDERS=(openai groq together mistral cohere gemini)
 declare -A SPEC_FILE=(
     [openai]=openai/openapi.yaml [groq]=groq/openapi.yaml
     [together]=together/openapi.yaml [mistral]=mistral/openapi.yaml
-    [cohere]=cohere/openapi.yaml)
+    [cohere]=cohere/openapi.yaml [gemini]=gemini/openapi-v1beta.json)
 declare -A ONLY_PATHS=(
     [openai]='^/(chat/completions|models|embeddings)$'
     [groq]='^/openai/v1/(chat/completions|models|embeddings)$'
     [together]='^/(chat/completions|models|embeddings)$'
     [mistral]='^/v1/(chat/completions|embeddings|models)$'
-    [cohere]='^/v2/(chat|embed)$')
-declare -A PREFIX=([openai]="" [groq]="/openai/v1" [together]="" [mistral]="/v1" [cohere]="")
+    [cohere]='^/v2/(chat|embed)$'
+    [gemini]='^/v1beta/models/\{model\}:(generateContent|streamGenerateContent|embedContent|batchEmbedContents)$')
+# Further prepare flags (conformance README): Gemini's schema requires `model` in bodies that
+# carry it in the URL path.
+declare -A PREPARE_FLAGS=(
+    [gemini]="--unrequire GenerateContentRequest.model --unrequire EmbedContentRequest.model")
+declare -A PREFIX=([openai]="" [groq]="/openai/v1" [together]="" [mistral]="/v1" [cohere]="" [gemini]="")
 declare -A MODELS=(
     [openai]="gpt-4o,gpt-4o-mini" [groq]="llama-3.3-70b-versatile,llama-3.1-8b-instant"
     [together]="meta-llama/Llama-3.3-70B-Instruct-Turbo" [mistral]="mistral-large-latest,mistral-small-latest"
-    [cohere]="command-a-03-2025,command-r-08-2024,command-r7b-12-2024,command-a-vision-07-2025")
+    [cohere]="command-a-03-2025,command-r-08-2024,command-r7b-12-2024,command-a-vision-07-2025"
+    [gemini]="gemini-2.5-flash,gemini-2.5-pro")
 declare -A EMBED_MODELS=([openai]="text-embedding-3-small" [groq]="" [together]="" [mistral]="mistral-embed"
-    [cohere]="embed-v4.0,embed-english-v3.0")
+    [cohere]="embed-v4.0,embed-english-v3.0" [gemini]="gemini-embedding-001")
 declare -A FAKE_PORT PRISM_PORT FAKE_PID PRISM_PID PRISM_LOG
 
 prepare_spec() { # prepare_spec IN OUT FLAGS... : cached in $TOOLS/specs by content hash
@@ -245,7 +254,7 @@ prepare_specs() {
     local p pids=() rc=0
     for p in "${PROVIDERS[@]}"; do
         prepare_spec "$SHARED/specs/${SPEC_FILE[$p]}" "$RUN_DIR/specs/$p-prism.yaml" \
-            --only-paths "${ONLY_PATHS[$p]}" &
+            --only-paths "${ONLY_PATHS[$p]}" ${PREPARE_FLAGS[$p]:-} &
         pids+=($!)
     done
     prepare_spec "$SHARED/specs/openai/openapi.yaml" "$RUN_DIR/specs/openai-schemathesis.yaml" \
@@ -384,13 +393,14 @@ else
     for p in "${PROVIDERS[@]}"; do fake_args+=("$p=http://127.0.0.1:${FAKE_PORT[$p]}"); done
     echo "fields the gateway sent upstream that the provider's spec does not define:"
     if "$PY" "$REPO/tests/conformance/upstream_fields.py" "$RUN_DIR/specs" "${fake_args[@]}" \
-        --strict openai,together,mistral,cohere --ignore-model negative-control; then
+        --strict openai,together,mistral,cohere,gemini --ignore-model negative-control; then
         record PASS "upstream bodies carry only fields of the provider's spec (groq: information only)"
     else
         record FAIL "upstream bodies carry only fields of the provider's spec (groq: information only)"
     fi
     declare -A NEG_PATH=([openai]=/chat/completions [groq]=/openai/v1/chat/completions
-        [together]=/chat/completions [mistral]=/v1/chat/completions [cohere]=/v2/chat)
+        [together]=/chat/completions [mistral]=/v1/chat/completions [cohere]=/v2/chat
+        [gemini]=/v1beta/models/negative-control:generateContent)
     for p in "${PROVIDERS[@]}"; do
         log=${PRISM_LOG[$p]}
         size=$("$PY" "$UTIL" size "$log")

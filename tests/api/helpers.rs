@@ -63,6 +63,17 @@ const PROVIDERS: &[(&str, Dialect, &[&str], &[&str])] = &[
             "embed-multilingual-v3.0",
         ],
     ),
+    (
+        "gemini",
+        Dialect::Gemini,
+        &[
+            "gemini-2.0-flash",
+            "gemini-2.5-flash",
+            "gemini-2.5-flash-lite",
+            "gemini-2.5-pro",
+        ],
+        &["gemini-embedding-001"],
+    ),
 ];
 
 pub struct TestApp {

@@ -11,6 +11,7 @@ mod chat;
 mod cohere;
 mod embeddings;
 mod errors;
+mod gemini;
 mod helpers;
 mod models;
 mod streaming;

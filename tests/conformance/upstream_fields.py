@@ -8,7 +8,7 @@ reject unknown fields outright (OpenAI: 400 "Unrecognized request argument"; Mis
 (GET /__fake/calls) and compares each chat/embeddings body with the request schema of the
 same operation in the provider's prepared spec.
 
-  upstream_fields.py SPECS_DIR PROVIDER=FAKE_URL... [--strict openai,together,mistral]
+  upstream_fields.py SPECS_DIR PROVIDER=FAKE_URL... [--strict openai,together,mistral,gemini]
                      [--ignore-model NAME]
 
 Providers in --strict fail the check. For the others the findings are printed as
@@ -42,6 +42,13 @@ def properties(doc, node):
     return out
 
 
+def operation(path):
+    """The operation a path names: its last segment, or for Google's `{resource}:{method}`
+    paths (Gemini) the method after the colon."""
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[-1]
+
+
 def allowed_fields(spec_path):
     with open(spec_path) as f:
         doc = yaml.safe_load(f)
@@ -52,7 +59,7 @@ def allowed_fields(spec_path):
             continue
         schema = op["requestBody"].get("content", {}).get("application/json", {}).get("schema")
         if schema is not None:
-            allowed[path.rsplit("/", 1)[-1]] = (path, properties(doc, schema))
+            allowed[operation(path)] = (path, properties(doc, schema))
     return allowed  # {"completions": (spec path, fields), "embeddings": (...), ...}
 
 
@@ -75,7 +82,7 @@ def main():
         for call in calls:
             if call.get("method", "").upper() != "POST":
                 continue
-            op = call.get("path", "").rstrip("/").rsplit("/", 1)[-1]
+            op = operation(call.get("path", ""))
             if op not in allowed:
                 continue
             body = call.get("body")

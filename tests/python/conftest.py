@@ -6,7 +6,7 @@ tests/run.sh starts the stand-ins and exports their addresses:
   GATEWAY_DIRECT_URL  a second gateway straight on the fakes, for fault injection and
                       stream timing (Prism buffers whole responses and hangs when an
                       upstream drops a stream mid-way)
-  GATEWAY_KEY, FAKE_{OPENAI,GROQ,TOGETHER,MISTRAL,COHERE}_URL, FAKE_*_KEY
+  GATEWAY_KEY, FAKE_{OPENAI,GROQ,TOGETHER,MISTRAL,COHERE,GEMINI}_URL, FAKE_*_KEY
 A missing variable is an error, never a skip.
 """
 import os
@@ -17,7 +17,7 @@ import httpx
 import openai
 import pytest
 
-PROVIDERS = ("openai", "groq", "together", "mistral", "cohere")
+PROVIDERS = ("openai", "groq", "together", "mistral", "cohere", "gemini")
 
 # One chat model per provider, addressed the way clients address them.
 CHAT_MODELS = {
@@ -26,11 +26,13 @@ CHAT_MODELS = {
     "together": "together/meta-llama/Llama-3.3-70B-Instruct-Turbo",
     "mistral": "mistral/mistral-small-latest",
     "cohere": "cohere/command-a-03-2025",
+    "gemini": "gemini/gemini-2.5-flash",
 }
 EMBED_MODELS = {
     "openai": "openai/text-embedding-3-small",
     "mistral": "mistral/mistral-embed",
     "cohere": "cohere/embed-v4.0",
+    "gemini": "gemini/gemini-embedding-001",
 }
 # The upstream path of a chat call, where it is not OpenAI's `/chat/completions`.
 CHAT_PATHS = {

@@ -49,7 +49,7 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Run a simulated provider (the one tests and --demo use) on its own, speaking the
-    /// OpenAI, Groq, Together AI or Mistral variant of the OpenAI protocol.
+    /// OpenAI, Groq, Together AI or Mistral variant of the OpenAI protocol, or Gemini's API.
     Fake(FakeArgs),
 }
 
@@ -61,7 +61,7 @@ struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:8080 (default: [server] bind).
     #[arg(long)]
     bind: Option<SocketAddr>,
-    /// Start simulated providers (OpenAI, Groq, Together, Mistral) and serve them with a printed
+    /// Start simulated providers (OpenAI, Groq, Together, Mistral, Gemini) and serve them with a printed
     /// development key; no provider account needed. Replaces configured providers. Set
     /// LLM_GATEWAY_DEMO_KEY to fix the key.
     #[arg(long)]
@@ -81,6 +81,7 @@ enum FakeDialect {
     Together,
     Mistral,
     Cohere,
+    Gemini,
 }
 
 #[derive(clap::Args)]
@@ -214,6 +215,7 @@ async fn fake_command(args: FakeArgs) -> anyhow::Result<()> {
         FakeDialect::Together => gateway_fakes::Dialect::Together,
         FakeDialect::Mistral => gateway_fakes::Dialect::Mistral,
         FakeDialect::Cohere => gateway_fakes::Dialect::Cohere,
+        FakeDialect::Gemini => gateway_fakes::Dialect::Gemini,
     };
     let options = FakeOptions {
         api_key: args.api_key,

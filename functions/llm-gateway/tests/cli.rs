@@ -124,7 +124,7 @@ async fn serve_demo_prints_the_fixed_key_and_serves_every_simulated_provider() {
         .iter()
         .map(|m| m["id"].as_str().unwrap())
         .collect();
-    for provider in ["openai/", "groq/", "together/", "mistral/"] {
+    for provider in ["openai/", "groq/", "together/", "mistral/", "gemini/"] {
         assert!(
             ids.iter().any(|id| id.starts_with(provider)),
             "{provider} in {ids:?}"
@@ -151,6 +151,17 @@ async fn serve_demo_prints_the_fixed_key_and_serves_every_simulated_provider() {
         answer["x-llm-gateway"]["routing_decision"],
         "cost_optimized"
     );
+    let gemini: serde_json::Value = client
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(DEMO_KEY)
+        .json(&serde_json::json!({"model": "gemini/gemini-2.5-flash", "messages": [{"role": "user", "content": "Hi"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(gemini["x-llm-gateway"]["provider"], "gemini", "{gemini}");
 }
 
 #[test]

@@ -17,6 +17,8 @@ pub enum Dialect {
     OpenaiCompatible,
     /// Cohere's own v2 API (`/v2/chat`, `/v2/embed`), translated to and from OpenAI's.
     Cohere,
+    /// Google Gemini's native API (`generateContent`, `streamGenerateContent`, `embedContent`).
+    Gemini,
 }
 
 /// A provider known by name: where it lives and which variables configure it.
@@ -64,5 +66,12 @@ pub const BUILT_IN_PROVIDERS: &[BuiltInProvider] = &[
         base_url: "https://api.cohere.com",
         key_env: "COHERE_API_KEY",
         base_url_env: "COHERE_BASE_URL",
+    },
+    BuiltInProvider {
+        id: "gemini",
+        dialect: Dialect::Gemini,
+        base_url: "https://generativelanguage.googleapis.com",
+        key_env: "GEMINI_API_KEY",
+        base_url_env: "GEMINI_BASE_URL",
     },
 ];

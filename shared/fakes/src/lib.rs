@@ -24,6 +24,7 @@ mod calls;
 mod cohere;
 mod content;
 mod directives;
+mod gemini;
 mod openai;
 mod server;
 mod stream;
@@ -62,6 +63,11 @@ pub enum Dialect {
     /// Cohere's v2 API (`/v2/chat` JSON or SSE named events, `/v2/embed`): closed request
     /// objects, `p`/`k`, `REQUIRED`/`NONE` tool choice, `{"id", "message"}` errors.
     Cohere,
+    /// Google Gemini's native API (`/v1beta/models/{model}:generateContent`,
+    /// `:streamGenerateContent?alt=sse`, `:embedContent`, `:batchEmbedContents`): key in
+    /// `x-goog-api-key` (or `?key=`), camelCase bodies checked against the published schema,
+    /// Google's `{"error": {"code", "message", "status"}}` replies.
+    Gemini,
 }
 
 /// What a fake serves and how it behaves by default.

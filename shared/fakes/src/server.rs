@@ -10,7 +10,7 @@ use axum::{
     Json, Router,
     body::Body,
     extract::{Request, State},
-    http::{HeaderValue, Method, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde_json::{Value, json};
@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use crate::{
     Dialect, FakeOptions,
     calls::{CallLog, RecordedCall},
-    cohere, openai,
+    cohere, gemini, openai,
 };
 
 /// Requests larger than this are recorded and validated as if they had no body.
@@ -40,6 +40,10 @@ pub(crate) struct Incoming {
     pub method: Method,
     pub path: String,
     pub authorization: Option<String>,
+    /// All request headers, for protocols that authenticate or version by other headers.
+    pub headers: HeaderMap,
+    /// The query string, if any (without `?`).
+    pub query: Option<String>,
     /// The parsed JSON body; `Null` when absent or not JSON.
     pub body: Value,
 }
@@ -106,6 +110,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         method: parts.method,
         path,
         authorization,
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts.headers,
         body,
     };
     match shared.dialect {
@@ -113,6 +119,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             openai::handle(&shared, incoming, call).await
         }
         Dialect::Cohere => cohere::handle(&shared, incoming, call).await,
+        Dialect::Gemini => gemini::handle(&shared, incoming, call).await,
     }
 }
 

@@ -4,11 +4,13 @@
 //! - [`openai_compatible`]: OpenAI and every provider that speaks its dialect (Groq, Together,
 //!   Mistral, self-hosted vLLM/TGI/llama.cpp/Ollama), with each one's quirks.
 //! - [`cohere`]: Cohere's v2 chat and embed API.
+//! - [`gemini`]: Google Gemini's native API (generateContent, streamGenerateContent, embedContent).
 //! - [`translate`]: OpenAI-shaped answers built from other protocols' parts, for native adapters.
 //! - [`http`]: the one HTTP client all adapters share, and how transport failures read.
 
 pub mod cohere;
 mod errors;
+pub mod gemini;
 pub mod http;
 pub mod openai_compatible;
 pub mod translate;
@@ -20,6 +22,7 @@ use gateway_core::providers::Dialect;
 use gateway_core::upstream::Provider;
 
 use crate::http::HttpClient;
+use crate::openai_compatible::{OpenAiCompatible, Variant};
 
 #[derive(Debug, thiserror::Error)]
 #[error("providers.{provider}.base_url: `{url}` is not a valid URL ({reason})")]
@@ -34,16 +37,21 @@ pub fn build(
     provider: &ResolvedProvider,
     client: &HttpClient,
 ) -> Result<Arc<dyn Provider>, InvalidBaseUrl> {
-    Ok(match provider.dialect {
-        Dialect::Openai
-        | Dialect::Groq
-        | Dialect::Together
-        | Dialect::Mistral
-        | Dialect::OpenaiCompatible => Arc::new(openai_compatible::OpenAiCompatible::new(
+    let openai_style = |variant| -> Result<Arc<dyn Provider>, InvalidBaseUrl> {
+        Ok(Arc::new(OpenAiCompatible::new(
             provider,
+            variant,
             client.clone(),
-        )?),
+        )?))
+    };
+    Ok(match provider.dialect {
+        Dialect::Openai => openai_style(Variant::Openai)?,
+        Dialect::Groq => openai_style(Variant::Groq)?,
+        Dialect::Together => openai_style(Variant::Together)?,
+        Dialect::Mistral => openai_style(Variant::Mistral)?,
+        Dialect::OpenaiCompatible => openai_style(Variant::Compatible)?,
         Dialect::Cohere => Arc::new(cohere::Cohere::new(provider, client.clone())?),
+        Dialect::Gemini => Arc::new(gemini::Gemini::new(provider, client.clone())?),
     })
 }
 

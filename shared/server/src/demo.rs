@@ -20,6 +20,7 @@ pub const SIMULATED_PROVIDERS: &[(&str, Dialect)] = &[
     ("together", Dialect::Together),
     ("mistral", Dialect::Mistral),
     ("cohere", Dialect::Cohere),
+    ("gemini", Dialect::Gemini),
 ];
 
 /// Pacing that makes streaming visible without making the demo slow.

@@ -40,6 +40,8 @@ impl Rules {
             Dialect::Groq => &GROQ,
             Dialect::Together => &TOGETHER,
             Dialect::Mistral => &MISTRAL,
+            // Native protocols are served by modules of their own and never come here.
+            Dialect::Gemini => &OPENAI,
         }
     }
 

@@ -6,13 +6,14 @@
 
 mod quirks;
 
+pub use quirks::Variant;
+
 use ::http::Uri;
 use ::http::header::AUTHORIZATION;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use gateway_core::config::ResolvedProvider;
-use gateway_core::providers::Dialect;
 use gateway_core::upstream::{ChatReply, ChunkStream, Provider, ProviderError, ProviderErrorKind};
 use gateway_core::wire::{
     ChatCompletion, ChatRequest, CompletionView, EmbeddingsRequest, EmbeddingsResponse,
@@ -27,7 +28,7 @@ use crate::{InvalidBaseUrl, endpoint};
 
 pub struct OpenAiCompatible {
     id: String,
-    dialect: Dialect,
+    dialect: Variant,
     chat_url: Uri,
     embeddings_url: Uri,
     api_key: Option<SecretString>,
@@ -35,10 +36,14 @@ pub struct OpenAiCompatible {
 }
 
 impl OpenAiCompatible {
-    pub fn new(provider: &ResolvedProvider, client: HttpClient) -> Result<Self, InvalidBaseUrl> {
+    pub fn new(
+        provider: &ResolvedProvider,
+        variant: Variant,
+        client: HttpClient,
+    ) -> Result<Self, InvalidBaseUrl> {
         Ok(OpenAiCompatible {
             id: provider.id.clone(),
-            dialect: provider.dialect,
+            dialect: variant,
             chat_url: endpoint(provider, "/chat/completions")?,
             embeddings_url: endpoint(provider, "/embeddings")?,
             api_key: provider.api_key.clone(),
@@ -107,7 +112,7 @@ impl Provider for OpenAiCompatible {
                 format!("the response is not a chat completion ({e})"),
             )
         };
-        if self.dialect == Dialect::Openai {
+        if self.dialect == Variant::Openai {
             // OpenAI's own answer is the contract: forwarded byte for byte.
             let view: CompletionView = serde_json::from_slice(&body).map_err(not_a_completion)?;
             return Ok(ChatReply {

@@ -12,12 +12,23 @@
 //! parameter that would change the answer and has no equivalent is refused with a 400 that names
 //! it, never silently ignored.
 
-use gateway_core::providers::Dialect;
 use gateway_core::upstream::ProviderError;
 use gateway_core::wire::{
     ChatRequest, Content, EmbeddingsRequest, Message, Stop, ToolChoice, ToolChoiceMode,
 };
 use serde_json::Value;
+
+/// The providers this adapter speaks to, each with its own quirks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// OpenAI itself: everything passes through.
+    Openai,
+    Groq,
+    Together,
+    Mistral,
+    /// Any other server that speaks the OpenAI API (vLLM, TGI, llama.cpp, Ollama, …).
+    Compatible,
+}
 
 /// OpenAI-platform parameters that do not change the answer.
 const BOOKKEEPING: &[&str] = &[
@@ -33,7 +44,7 @@ const BOOKKEEPING: &[&str] = &[
 const OPENAI_ONLY: &[&str] = &["audio", "modalities", "web_search_options", "verbosity"];
 
 pub(super) fn shape_chat(
-    dialect: Dialect,
+    dialect: Variant,
     request: &mut ChatRequest,
     stream: bool,
 ) -> Result<(), ProviderError> {
@@ -48,33 +59,31 @@ pub(super) fn shape_chat(
         None
     };
     match dialect {
-        Dialect::Openai | Dialect::OpenaiCompatible => Ok(()),
-        Dialect::Groq => shape_groq(request),
-        Dialect::Together => shape_together(request),
-        Dialect::Mistral => shape_mistral(request),
-        Dialect::Cohere => Ok(()),
+        Variant::Openai | Variant::Compatible => Ok(()),
+        Variant::Groq => shape_groq(request),
+        Variant::Together => shape_together(request),
+        Variant::Mistral => shape_mistral(request),
     }
 }
 
 /// Whether the provider needs `stream_options.include_usage` to report usage in a stream.
 /// Together and Mistral always report it in the last chunk, Groq in `x_groq.usage`; none of
 /// them takes the option.
-fn reports_stream_usage_on_request(dialect: Dialect) -> bool {
-    matches!(dialect, Dialect::Openai | Dialect::OpenaiCompatible)
+fn reports_stream_usage_on_request(dialect: Variant) -> bool {
+    matches!(dialect, Variant::Openai | Variant::Compatible)
 }
 
-fn provider_name(dialect: Dialect) -> &'static str {
+fn provider_name(dialect: Variant) -> &'static str {
     match dialect {
-        Dialect::Openai => "OpenAI",
-        Dialect::Groq => "Groq",
-        Dialect::Together => "Together AI",
-        Dialect::Mistral => "Mistral",
-        Dialect::OpenaiCompatible => "this provider",
-        Dialect::Cohere => "Cohere",
+        Variant::Openai => "OpenAI",
+        Variant::Groq => "Groq",
+        Variant::Together => "Together AI",
+        Variant::Mistral => "Mistral",
+        Variant::Compatible => "this provider",
     }
 }
 
-fn refuse_openai_only(dialect: Dialect, request: &ChatRequest) -> Result<(), ProviderError> {
+fn refuse_openai_only(dialect: Variant, request: &ChatRequest) -> Result<(), ProviderError> {
     for param in OPENAI_ONLY {
         match request.extra.get(*param) {
             None | Some(Value::Null) => {}
@@ -92,7 +101,7 @@ fn refuse_openai_only(dialect: Dialect, request: &ChatRequest) -> Result<(), Pro
 
 /// OpenAI's schema puts no floor under the token limits; the other providers' schemas do.
 fn refuse_negative_token_limits(
-    dialect: Dialect,
+    dialect: Variant,
     request: &ChatRequest,
 ) -> Result<(), ProviderError> {
     for (param, value) in [
@@ -118,19 +127,19 @@ fn drop_bookkeeping(request: &mut ChatRequest) {
 }
 
 fn shape_groq(request: &mut ChatRequest) -> Result<(), ProviderError> {
-    refuse_negative_token_limits(Dialect::Groq, request)?;
+    refuse_negative_token_limits(Variant::Groq, request)?;
     if request.n.is_some_and(|n| n > 1) {
         return Err(ProviderError::unsupported(
             "n",
             "Groq serves one choice per request: `n` must be 1.",
         ));
     }
-    refuse_openai_only(Dialect::Groq, request)
+    refuse_openai_only(Variant::Groq, request)
 }
 
 fn shape_together(request: &mut ChatRequest) -> Result<(), ProviderError> {
-    refuse_negative_token_limits(Dialect::Together, request)?;
-    refuse_openai_only(Dialect::Together, request)?;
+    refuse_negative_token_limits(Variant::Together, request)?;
+    refuse_openai_only(Variant::Together, request)?;
     drop_bookkeeping(request);
     if let Some(Stop::One(s)) = &request.stop {
         request.stop = Some(Stop::Many(vec![s.clone()]));
@@ -167,8 +176,8 @@ fn shape_together(request: &mut ChatRequest) -> Result<(), ProviderError> {
 }
 
 fn shape_mistral(request: &mut ChatRequest) -> Result<(), ProviderError> {
-    refuse_negative_token_limits(Dialect::Mistral, request)?;
-    refuse_openai_only(Dialect::Mistral, request)?;
+    refuse_negative_token_limits(Variant::Mistral, request)?;
+    refuse_openai_only(Variant::Mistral, request)?;
     drop_bookkeeping(request);
     if let Some(t) = request.temperature
         && t > 1.5
@@ -258,15 +267,15 @@ fn flatten_to_text(content: &mut Content) {
 }
 
 pub(super) fn shape_embeddings(
-    dialect: Dialect,
+    dialect: Variant,
     request: &mut EmbeddingsRequest,
 ) -> Result<(), ProviderError> {
     // Vectors always travel as floats from the provider; the gateway encodes base64 itself, so
     // `encoding_format` behaves the same whichever provider serves the model.
     request.encoding_format = None;
     match dialect {
-        Dialect::Openai | Dialect::Groq | Dialect::OpenaiCompatible | Dialect::Cohere => {}
-        Dialect::Mistral => {
+        Variant::Openai | Variant::Groq | Variant::Compatible => {}
+        Variant::Mistral => {
             request.user = None;
             if let Some(d) = request.dimensions.take() {
                 request
@@ -274,7 +283,7 @@ pub(super) fn shape_embeddings(
                     .insert("output_dimension".into(), Value::from(d));
             }
         }
-        Dialect::Together => {
+        Variant::Together => {
             request.user = None;
             if request.dimensions.is_some() {
                 return Err(ProviderError::unsupported(
@@ -289,7 +298,7 @@ pub(super) fn shape_embeddings(
 
 /// Used by tests to check a shaped request without a network.
 #[cfg(test)]
-fn shaped(dialect: Dialect, json: &str, stream: bool) -> Result<Value, ProviderError> {
+fn shaped(dialect: Variant, json: &str, stream: bool) -> Result<Value, ProviderError> {
     let mut request: ChatRequest = gateway_core::wire::parse_json_body(json.as_bytes()).unwrap();
     shape_chat(dialect, &mut request, stream)?;
     Ok(serde_json::to_value(&request).unwrap())
@@ -308,7 +317,7 @@ mod tests {
 
     #[test]
     fn openai_gets_everything_as_sent_plus_usage_on_streams() {
-        let v = shaped(Dialect::Openai, &req(r#","store":true,"seed":7"#), true).unwrap();
+        let v = shaped(Variant::Openai, &req(r#","store":true,"seed":7"#), true).unwrap();
         assert_eq!(v["store"], true);
         assert_eq!(v["seed"], 7);
         assert_eq!(v["stream"], true);
@@ -319,7 +328,7 @@ mod tests {
     #[test]
     fn stream_options_never_go_on_a_non_stream_call() {
         let v = shaped(
-            Dialect::Openai,
+            Variant::Openai,
             &req(r#","stream_options":{"include_usage":true}"#),
             false,
         )
@@ -331,7 +340,7 @@ mod tests {
     #[test]
     fn mistral_gets_its_own_names_and_no_unknown_message_fields() {
         let v = shaped(
-            Dialect::Mistral,
+            Variant::Mistral,
             &req(r#","seed":7,"max_completion_tokens":9,"tool_choice":"required","user":"u","store":true"#),
             true,
         )
@@ -349,17 +358,17 @@ mod tests {
 
     #[test]
     fn mistral_refuses_what_it_cannot_do() {
-        let e = shaped(Dialect::Mistral, &req(r#","temperature":1.8"#), false).unwrap_err();
+        let e = shaped(Variant::Mistral, &req(r#","temperature":1.8"#), false).unwrap_err();
         assert_eq!(e.kind, ProviderErrorKind::Unsupported);
         assert_eq!(e.param.as_deref(), Some("temperature"));
-        let e = shaped(Dialect::Mistral, &req(r#","logprobs":true"#), false).unwrap_err();
+        let e = shaped(Variant::Mistral, &req(r#","logprobs":true"#), false).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("logprobs"));
     }
 
     #[test]
     fn together_gets_list_stops_counted_logprobs_and_string_system_content() {
         let v = shaped(
-            Dialect::Together,
+            Variant::Together,
             &req(r#","stop":"END","logprobs":true,"top_logprobs":3,"max_completion_tokens":5"#),
             true,
         )
@@ -375,8 +384,8 @@ mod tests {
 
     #[test]
     fn negative_token_limits_go_to_openai_only() {
-        assert!(shaped(Dialect::Openai, &req(r#","max_tokens":-1"#), false).is_ok());
-        for dialect in [Dialect::Groq, Dialect::Together, Dialect::Mistral] {
+        assert!(shaped(Variant::Openai, &req(r#","max_tokens":-1"#), false).is_ok());
+        for dialect in [Variant::Groq, Variant::Together, Variant::Mistral] {
             let e = shaped(dialect, &req(r#","max_completion_tokens":-1"#), false).unwrap_err();
             assert_eq!(e.param.as_deref(), Some("max_completion_tokens"));
         }
@@ -385,7 +394,7 @@ mod tests {
     #[test]
     fn groq_gets_no_stream_options() {
         let v = shaped(
-            Dialect::Groq,
+            Variant::Groq,
             &req(r#","stream_options":{"include_usage":true}"#),
             true,
         )
@@ -395,15 +404,15 @@ mod tests {
 
     #[test]
     fn groq_takes_one_choice_only() {
-        let e = shaped(Dialect::Groq, &req(r#","n":2"#), false).unwrap_err();
+        let e = shaped(Variant::Groq, &req(r#","n":2"#), false).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("n"));
-        assert!(shaped(Dialect::Groq, &req(r#","n":1"#), false).is_ok());
+        assert!(shaped(Variant::Groq, &req(r#","n":1"#), false).is_ok());
     }
 
     #[test]
     fn audio_output_is_refused_outside_openai() {
         let e = shaped(
-            Dialect::Groq,
+            Variant::Groq,
             &req(r#","modalities":["text","audio"]"#),
             false,
         )
@@ -411,7 +420,7 @@ mod tests {
         assert_eq!(e.param.as_deref(), Some("modalities"));
         assert!(
             shaped(
-                Dialect::Openai,
+                Variant::Openai,
                 &req(r#","modalities":["text","audio"]"#),
                 false
             )
@@ -425,7 +434,7 @@ mod tests {
             r#"{"model":"m","input":"x","encoding_format":"base64","dimensions":8}"#,
         )
         .unwrap();
-        shape_embeddings(Dialect::Mistral, &mut e).unwrap();
+        shape_embeddings(Variant::Mistral, &mut e).unwrap();
         let v = serde_json::to_value(&e).unwrap();
         assert!(v.get("encoding_format").is_none());
         assert_eq!(v["output_dimension"], 8);
