@@ -7,9 +7,11 @@
     reason = "a panic in a test is that test failing"
 )]
 
+mod bedrock;
 mod chat;
 mod embeddings;
 mod errors;
 mod helpers;
 mod models;
+mod sagemaker;
 mod streaming;

@@ -80,6 +80,8 @@ enum FakeDialect {
     Groq,
     Together,
     Mistral,
+    Bedrock,
+    Sagemaker,
 }
 
 #[derive(clap::Args)]
@@ -88,7 +90,7 @@ struct FakeArgs {
     dialect: FakeDialect,
     #[arg(long, default_value = "127.0.0.1:0")]
     bind: SocketAddr,
-    /// Require this bearer key.
+    /// Require this bearer key (bedrock, sagemaker: this SigV4 access key id).
     #[arg(long)]
     api_key: Option<String>,
     /// Chat models to serve (comma-separated; default: any).
@@ -212,6 +214,8 @@ async fn fake_command(args: FakeArgs) -> anyhow::Result<()> {
         FakeDialect::Groq => gateway_fakes::Dialect::Groq,
         FakeDialect::Together => gateway_fakes::Dialect::Together,
         FakeDialect::Mistral => gateway_fakes::Dialect::Mistral,
+        FakeDialect::Bedrock => gateway_fakes::Dialect::Bedrock,
+        FakeDialect::Sagemaker => gateway_fakes::Dialect::Sagemaker,
     };
     let options = FakeOptions {
         api_key: args.api_key,

@@ -3,12 +3,17 @@
 //!
 //! - [`openai_compatible`]: OpenAI and every provider that speaks its dialect (Groq, Together,
 //!   Mistral, self-hosted vLLM/TGI/llama.cpp/Ollama), with each one's quirks.
+//! - [`bedrock`]: AWS Bedrock Converse / ConverseStream, Titan embeddings (AWS SDK).
+//! - [`sagemaker`]: SageMaker endpoints whose containers speak OpenAI's schema (AWS SDK).
 //! - [`translate`]: OpenAI-shaped answers built from other protocols' parts, for native adapters.
 //! - [`http`]: the one HTTP client all adapters share, and how transport failures read.
 
+mod aws;
+pub mod bedrock;
 mod errors;
 pub mod http;
 pub mod openai_compatible;
+pub mod sagemaker;
 pub mod translate;
 
 use std::sync::Arc;
@@ -39,7 +44,22 @@ pub fn build(
             provider,
             client.clone(),
         )?),
+        Dialect::Bedrock => {
+            Arc::new(bedrock::Bedrock::new(provider).ok_or_else(|| no_aws(provider))?)
+        }
+        Dialect::Sagemaker => {
+            Arc::new(sagemaker::Sagemaker::new(provider).ok_or_else(|| no_aws(provider))?)
+        }
     })
+}
+
+/// An AWS provider resolved without its AWS settings: configuration resolution always sets them.
+fn no_aws(provider: &ResolvedProvider) -> InvalidBaseUrl {
+    InvalidBaseUrl {
+        provider: provider.id.clone(),
+        url: provider.base_url.clone(),
+        reason: "an AWS provider needs a region".to_owned(),
+    }
 }
 
 /// `base_url` joined with an endpoint path, parsed once at start-up rather than per request.

@@ -39,6 +39,9 @@ impl Rules {
             Dialect::Groq => &GROQ,
             Dialect::Together => &TOGETHER,
             Dialect::Mistral => &MISTRAL,
+            // SageMaker containers (vLLM, TGI, LMI) take what OpenAI takes; Bedrock has its
+            // own protocol and never reaches these rules.
+            Dialect::Sagemaker | Dialect::Bedrock => &OPENAI,
         }
     }
 

@@ -52,6 +52,8 @@ pub(super) fn shape_chat(
         Dialect::Groq => shape_groq(request),
         Dialect::Together => shape_together(request),
         Dialect::Mistral => shape_mistral(request),
+        // Native protocols have adapters of their own and never reach this one.
+        Dialect::Bedrock | Dialect::Sagemaker => Ok(()),
     }
 }
 
@@ -69,6 +71,8 @@ fn provider_name(dialect: Dialect) -> &'static str {
         Dialect::Together => "Together AI",
         Dialect::Mistral => "Mistral",
         Dialect::OpenaiCompatible => "this provider",
+        Dialect::Bedrock => "Bedrock",
+        Dialect::Sagemaker => "SageMaker",
     }
 }
 
@@ -264,6 +268,7 @@ pub(super) fn shape_embeddings(
     request.encoding_format = None;
     match dialect {
         Dialect::Openai | Dialect::Groq | Dialect::OpenaiCompatible => {}
+        Dialect::Bedrock | Dialect::Sagemaker => {}
         Dialect::Mistral => {
             request.user = None;
             if let Some(d) = request.dimensions.take() {
