@@ -661,3 +661,110 @@ pub fn resolve_keys(
     }
     Ok(keys)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn bedrock_is_on_when_its_section_is_present_with_a_region() {
+        let config = Config::from_toml("[providers.bedrock]\nregion = \"eu-west-1\"\n").unwrap();
+        let resolved = resolve_providers(&config, &env(&[])).unwrap();
+        let bedrock = resolved.iter().find(|p| p.id == "bedrock").unwrap();
+        assert_eq!(bedrock.dialect, Dialect::Bedrock);
+        assert_eq!(
+            bedrock.base_url,
+            "https://bedrock-runtime.eu-west-1.amazonaws.com"
+        );
+        let aws = bedrock.aws.as_ref().unwrap();
+        assert!(!aws.endpoint_overridden);
+        assert!(
+            aws.credentials.is_none(),
+            "the standard AWS chain by default"
+        );
+        assert!(
+            resolve_providers(&Config::default(), &env(&[]))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_region_falls_back_to_aws_region_and_is_required() {
+        let config = Config::from_toml("[providers.bedrock]\n").unwrap();
+        let resolved = resolve_providers(&config, &env(&[("AWS_REGION", "us-west-2")])).unwrap();
+        assert_eq!(resolved[0].aws.as_ref().unwrap().region, "us-west-2");
+        let error = resolve_providers(&config, &env(&[])).unwrap_err();
+        assert!(
+            error.to_string().contains("providers.bedrock.region"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn static_credentials_come_from_env_references() {
+        let config = Config::from_toml(
+            "[providers.bedrock]\nregion = \"us-east-1\"\nbase_url = \"http://127.0.0.1:9\"\n\
+             access_key_id = \"env::KEY_ID\"\nsecret_access_key = \"env::SECRET\"\n",
+        )
+        .unwrap();
+        let resolved =
+            resolve_providers(&config, &env(&[("KEY_ID", "AKID"), ("SECRET", "s3cr3t")])).unwrap();
+        let aws = resolved[0].aws.as_ref().unwrap();
+        assert!(aws.endpoint_overridden);
+        let credentials = aws.credentials.as_ref().unwrap();
+        assert_eq!(credentials.access_key_id, "AKID");
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(&credentials.secret_access_key),
+            "s3cr3t"
+        );
+        let half = Config::from_toml(
+            "[providers.bedrock]\nregion = \"us-east-1\"\naccess_key_id = \"AKID\"\n",
+        )
+        .unwrap();
+        assert!(resolve_providers(&half, &env(&[])).is_err());
+    }
+
+    #[test]
+    fn sagemaker_models_are_its_endpoint_names_keys() {
+        let config = Config::from_toml(
+            "[providers.sagemaker]\nregion = \"us-east-1\"\n\
+             endpoints = { \"llama-3-8b\" = \"my-endpoint\" }\n",
+        )
+        .unwrap();
+        let resolved = resolve_providers(&config, &env(&[])).unwrap();
+        assert_eq!(resolved[0].dialect, Dialect::Sagemaker);
+        assert_eq!(resolved[0].models, ["llama-3-8b"]);
+        assert_eq!(
+            resolved[0].aws.as_ref().unwrap().endpoints["llama-3-8b"],
+            "my-endpoint"
+        );
+        let empty = Config::from_toml("[providers.sagemaker]\nregion = \"us-east-1\"\n").unwrap();
+        assert!(resolve_providers(&empty, &env(&[])).is_err());
+        let second = Config::from_toml(
+            "[providers.sm-eu]\nkind = \"sagemaker\"\nregion = \"eu-west-1\"\n\
+             endpoints = { \"m\" = \"e\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            resolve_providers(&second, &env(&[])).unwrap()[0].id,
+            "sm-eu"
+        );
+    }
+
+    #[test]
+    fn aws_providers_refuse_an_api_key() {
+        let config =
+            Config::from_toml("[providers.bedrock]\nregion = \"us-east-1\"\napi_key = \"sk-x\"\n")
+                .unwrap();
+        let error = resolve_providers(&config, &env(&[])).unwrap_err();
+        assert!(error.to_string().contains("api_key"), "{error}");
+    }
+}
