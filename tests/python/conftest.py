@@ -6,7 +6,8 @@ tests/run.sh starts the stand-ins and exports their addresses:
   GATEWAY_DIRECT_URL  a second gateway straight on the fakes, for fault injection and
                       stream timing (Prism buffers whole responses and hangs when an
                       upstream drops a stream mid-way)
-  GATEWAY_KEY, FAKE_{OPENAI,GROQ,TOGETHER,MISTRAL}_URL, FAKE_*_KEY
+  GATEWAY_KEY, FAKE_{OPENAI,GROQ,TOGETHER,MISTRAL,BEDROCK,SAGEMAKER}_URL, FAKE_*_KEY
+                      (the AWS fakes are reached directly: no Prism for their protocols)
 A missing variable is an error, never a skip.
 """
 import os
@@ -17,7 +18,7 @@ import httpx
 import openai
 import pytest
 
-PROVIDERS = ("openai", "groq", "together", "mistral")
+PROVIDERS = ("openai", "groq", "together", "mistral", "bedrock", "sagemaker")
 
 # One chat model per provider, addressed the way clients address them.
 CHAT_MODELS = {
@@ -25,10 +26,13 @@ CHAT_MODELS = {
     "groq": "groq/llama-3.1-8b-instant",
     "together": "together/meta-llama/Llama-3.3-70B-Instruct-Turbo",
     "mistral": "mistral/mistral-small-latest",
+    "bedrock": "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0",
+    "sagemaker": "sagemaker/llama-3-8b",
 }
 EMBED_MODELS = {
     "openai": "openai/text-embedding-3-small",
     "mistral": "mistral/mistral-embed",
+    "bedrock": "bedrock/amazon.titan-embed-text-v2:0",
 }
 
 
