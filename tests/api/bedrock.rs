@@ -246,3 +246,19 @@ async fn titan_embeds_each_input_with_one_signed_call() {
     assert_eq!(invokes[0].body["normalize"], true);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_stream_without_usage_is_counted_by_the_gateway() {
+    let app = spawn_app().await;
+    let response = app
+        .chat(
+            &json!({"model": CLAUDE, "stream": true, "stream_options": {"include_usage": true},
+            "messages": user("[[fake omit_usage]] count me")}),
+        )
+        .await;
+    let chunks = sse_chunks(&response.text().await.unwrap());
+    let last = chunks.last().unwrap();
+    assert!(last["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(last["x-llm-gateway"]["tokens"]["counted_by"], "gateway");
+    app.shutdown().await;
+}

@@ -102,7 +102,8 @@ impl Reply {
         })
     }
 
-    /// The Converse response body.
+    /// The Converse response body. `usage` is a required member of Converse's answer, so
+    /// `omit_usage` only drops the stream's `metadata` event.
     pub(super) fn converse(&self) -> Value {
         let mut content = Vec::new();
         if !self.text.is_empty() {
@@ -111,15 +112,12 @@ impl Reply {
         for (id, name, input) in &self.tool_uses {
             content.push(json!({ "toolUse": { "toolUseId": id, "name": name, "input": input } }));
         }
-        let mut body = json!({
+        json!({
             "output": { "message": { "role": "assistant", "content": content } },
             "stopReason": self.stop_reason,
+            "usage": self.usage(),
             "metrics": { "latencyMs": 1 },
-        });
-        if self.usage {
-            body["usage"] = self.usage();
-        }
-        body
+        })
     }
 
     /// The ConverseStream events as `(event type, payload)`, in order.
