@@ -206,7 +206,11 @@ pub(crate) fn aws_error(
 }
 
 /// An exception event inside an event stream, after the stream began: the answer is cut.
-pub(crate) fn stream_error<E, R>(provider: &str, error: SdkError<E, R>) -> ProviderError
+pub(crate) fn stream_error<E, R>(
+    provider: &str,
+    error: SdkError<E, R>,
+    secret: Option<&str>,
+) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
@@ -222,10 +226,11 @@ where
         }
         other => aws_sdk_bedrockruntime::error::DisplayErrorContext(other).to_string(),
     };
+    let detail = errors::redact(&detail, secret);
     tracing::warn!(provider, error = %detail, "AWS event stream failed");
     ProviderError::new(
         ProviderErrorKind::StreamInterrupted,
-        format!("{provider}: {}", errors::redact(&detail, None)),
+        format!("{provider}: {}", errors::redact(&detail, secret)),
     )
 }
 

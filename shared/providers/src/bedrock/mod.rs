@@ -15,6 +15,8 @@ mod stream;
 
 use async_trait::async_trait;
 use aws_sdk_bedrockruntime::Client;
+use aws_sdk_bedrockruntime::config::http::HttpResponse;
+use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::primitives::Blob;
 use futures::{StreamExt, TryStreamExt};
 use gateway_core::config::ResolvedProvider;
@@ -68,15 +70,9 @@ impl Bedrock {
         embeddings::titan_response(output.body().as_ref())
     }
 
-    fn error<E>(
-        &self,
-        error: aws_sdk_bedrockruntime::error::SdkError<
-            E,
-            aws_sdk_bedrockruntime::config::http::HttpResponse,
-        >,
-    ) -> ProviderError
+    fn error<E>(&self, error: SdkError<E, HttpResponse>) -> ProviderError
     where
-        E: aws_sdk_bedrockruntime::error::ProvideErrorMetadata + std::error::Error + 'static,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         sdk_error(self.sdk.id(), error, self.sdk.secret())
     }
@@ -122,15 +118,16 @@ impl Provider for Bedrock {
             .await
             .map_err(|e| self.error(e))?;
         let provider = self.sdk.id().to_owned();
+        let secret = self.sdk.secret().map(str::to_owned);
         let translator = stream::StreamTranslator::new(&request.model);
         let chunks = futures::stream::unfold(
-            Some((output.stream, translator, provider)),
+            Some((output.stream, translator, provider, secret)),
             |state| async move {
-                let (mut events, mut translator, provider) = state?;
+                let (mut events, mut translator, provider, secret) = state?;
                 match events.recv().await {
                     Ok(Some(event)) => {
                         let chunks: Vec<_> = translator.event(&event).into_iter().map(Ok).collect();
-                        Some((chunks, Some((events, translator, provider))))
+                        Some((chunks, Some((events, translator, provider, secret))))
                     }
                     Ok(None) if translator.finished() => None,
                     Ok(None) => Some((
@@ -140,7 +137,10 @@ impl Provider for Bedrock {
                         ))],
                         None,
                     )),
-                    Err(e) => Some((vec![Err(stream_error(&provider, e))], None)),
+                    Err(e) => Some((
+                        vec![Err(stream_error(&provider, e, secret.as_deref()))],
+                        None,
+                    )),
                 }
             },
         )

@@ -150,10 +150,11 @@ impl Provider for Sagemaker {
                 sdk_error(self.sdk.id(), e, self.sdk.secret())
             })?;
         let provider = self.sdk.id().to_owned();
+        let secret = self.sdk.secret().map(str::to_owned);
         let chunks = futures::stream::unfold(
-            Some((output.body, LineBuffer::default(), provider)),
+            Some((output.body, LineBuffer::default(), provider, secret)),
             |state| async move {
-                let (mut events, mut buffer, provider) = state?;
+                let (mut events, mut buffer, provider, secret) = state?;
                 let (lines, more) = match events.recv().await {
                     Ok(Some(ResponseStream::PayloadPart(part))) => (
                         buffer.push(part.bytes().map(|b| b.as_ref()).unwrap_or_default()),
@@ -161,7 +162,12 @@ impl Provider for Sagemaker {
                     ),
                     Ok(Some(_)) => (Vec::new(), true),
                     Ok(None) => (buffer.finish().into_iter().collect(), false),
-                    Err(e) => return Some((vec![Err(stream_error(&provider, e))], None)),
+                    Err(e) => {
+                        return Some((
+                            vec![Err(stream_error(&provider, e, secret.as_deref()))],
+                            None,
+                        ));
+                    }
                 };
                 let mut out = Vec::with_capacity(lines.len());
                 for line in lines {
@@ -171,7 +177,7 @@ impl Provider for Sagemaker {
                     }
                 }
                 if more {
-                    Some((out, Some((events, buffer, provider))))
+                    Some((out, Some((events, buffer, provider, secret))))
                 } else {
                     // The container never said `[DONE]`: the stream was cut.
                     out.push(Err(ProviderError::new(
