@@ -12,7 +12,10 @@
 #            a second gateway straight on the fakes for fault-injection tests.
 #            Prism's proxy drops the SSE body of an operation its spec declares JSON-only
 #            (Gemini's streamGenerateContent): it still validates those requests, and the
-#            client suites read Gemini streams through the second gateway.
+#            client suites read Gemini streams through the second gateway. The AWS
+#            providers (bedrock, sagemaker) have fakes but no Prism (their service models
+#            are not OpenAPI): every body sent to them is checked afterwards with botocore's
+#            validator (../shared/conformance/aws_validate.py), with a negative control.
 # 4. suites  pytest (Python SDK, LangChain, LlamaIndex), node --test (Node SDK),
 #            Schemathesis over the gateway's /v1 surface, then the Prism checks
 #            (negative control per proxy; no request violation anywhere else).
@@ -233,6 +236,14 @@ declare -A MODELS=(
     [gemini]="gemini-2.5-flash,gemini-2.5-pro")
 declare -A EMBED_MODELS=([openai]="text-embedding-3-small" [groq]="" [together]="" [mistral]="mistral-embed"
     [cohere]="embed-v4.0,embed-english-v3.0" [gemini]="gemini-embedding-001")
+# AWS providers: fakes without Prism. SageMaker serves endpoints; AWS_ENDPOINTS maps the
+# gateway's model names to them.
+AWS_PROVIDERS=(bedrock sagemaker)
+MODELS[bedrock]="anthropic.claude-3-5-sonnet-20241022-v2:0,anthropic.claude-3-5-haiku-20241022-v1:0,anthropic.claude-3-haiku-20240307-v1:0,meta.llama3-1-8b-instruct-v1:0,meta.llama3-1-70b-instruct-v1:0,us.meta.llama3-3-70b-instruct-v1:0,mistral.mistral-large-2407-v1:0,amazon.nova-pro-v1:0,amazon.nova-lite-v1:0,amazon.nova-micro-v1:0,amazon.titan-text-premier-v1:0"
+EMBED_MODELS[bedrock]="amazon.titan-embed-text-v2:0"
+MODELS[sagemaker]="llama-3-8b-endpoint"
+EMBED_MODELS[sagemaker]=""
+declare -A AWS_ENDPOINTS=([bedrock]="" [sagemaker]=";llama-3-8b=llama-3-8b-endpoint")
 declare -A FAKE_PORT PRISM_PORT FAKE_PID PRISM_PID PRISM_LOG
 
 prepare_spec() { # prepare_spec IN OUT FLAGS... : cached in $TOOLS/specs by content hash
@@ -267,7 +278,7 @@ prepare_specs() {
 
 start_fakes() {
     local p args
-    for p in "${PROVIDERS[@]}"; do
+    for p in "${PROVIDERS[@]}" "${AWS_PROVIDERS[@]}"; do
         args=(fake --dialect "$p" --bind "127.0.0.1:${FAKE_PORT[$p]}" --api-key "fake-$p-key"
             --models "${MODELS[$p]}")
         [ -n "${EMBED_MODELS[$p]}" ] && args+=(--embedding-models "${EMBED_MODELS[$p]}")
@@ -275,7 +286,7 @@ start_fakes() {
         start_bg "$RUN_DIR/fake-$p.log" "$BIN" "${args[@]}"
         FAKE_PID[$p]=$BG_PID
     done
-    for p in "${PROVIDERS[@]}"; do
+    for p in "${PROVIDERS[@]}" "${AWS_PROVIDERS[@]}"; do
         "$PY" "$UTIL" wait-http "http://127.0.0.1:${FAKE_PORT[$p]}/__fake/calls" 30 --pid "${FAKE_PID[$p]}" ||
             { tail -n 20 "$RUN_DIR/fake-$p.log"; return 1; }
     done
@@ -303,6 +314,7 @@ start_gateway() { # start_gateway NAME PORT URL_OF_PORT_FN COMMENT [gateway-conf
     shift 4
     local upstreams=()
     for p in "${PROVIDERS[@]}"; do upstreams+=("$p=http://127.0.0.1:$($urlfn "$p")${PREFIX[$p]}"); done
+    for p in "${AWS_PROVIDERS[@]}"; do upstreams+=(--aws "$p=http://127.0.0.1:${FAKE_PORT[$p]}${AWS_ENDPOINTS[$p]}"); done
     "$PY" "$UTIL" gateway-config "$RUN_DIR/$name.toml" "$GATEWAY_KEY" "${upstreams[@]}" \
         --comment "$comment" "$@" || return 1
     echo "$name: $BIN serve --config $RUN_DIR/$name.toml --bind 127.0.0.1:$port"
@@ -334,6 +346,10 @@ start_gateways() {
         export "FAKE_${p^^}_KEY=fake-$p-key"
         export "PRISM_${p^^}_URL=http://127.0.0.1:${PRISM_PORT[$p]}"
     done
+    for p in "${AWS_PROVIDERS[@]}"; do
+        export "FAKE_${p^^}_URL=http://127.0.0.1:${FAKE_PORT[$p]}"
+        export "FAKE_${p^^}_KEY=fake-$p-key"
+    done
     export PROVIDER_SPECS_DIR="$RUN_DIR/specs"
 }
 
@@ -345,11 +361,12 @@ if [ $TOOLS_OK = 0 ]; then
 elif [ $BUILD_OK = 0 ] || [ ! -x "$BIN" ]; then
     could_not_run "stand-ins" "no gateway binary at $BIN (build failed)"
 else
-    read -r -a PORTS <<<"$("$PY" "$UTIL" ports $((2 * ${#PROVIDERS[@]} + 2)))"
+    read -r -a PORTS <<<"$("$PY" "$UTIL" ports $((2 * ${#PROVIDERS[@]} + ${#AWS_PROVIDERS[@]} + 2)))"
     i=0
     for p in "${PROVIDERS[@]}"; do
         FAKE_PORT[$p]=${PORTS[$i]}; PRISM_PORT[$p]=${PORTS[$((i + 1))]}; i=$((i + 2))
     done
+    for p in "${AWS_PROVIDERS[@]}"; do FAKE_PORT[$p]=${PORTS[$i]}; i=$((i + 1)); done
     GATEWAY_PORT=${PORTS[$i]}
     GATEWAY_DIRECT_PORT=${PORTS[$((i + 1))]}
     step "prepare provider specs" prepare_specs &&
@@ -366,6 +383,7 @@ SUITE_NAMES=("pytest (python SDK, LangChain, LlamaIndex)" "node --test (node SDK
 if [ $STANDINS_OK = 0 ]; then
     for s in "${SUITE_NAMES[@]}"; do could_not_run "$s" "stand-ins did not start"; done
     could_not_run "prism checks" "stand-ins did not start"
+    could_not_run "aws checks" "stand-ins did not start"
 else
     T0=$SECONDS
     step "${SUITE_NAMES[0]}" "$PY" -m pytest "$REPO/tests/python" -p no:cacheprovider -v -rfE --timeout 90
@@ -430,6 +448,18 @@ else
         fi
     done
     phase_done prism-checks $T0
+
+    # AWS checks: every body sent to Bedrock and SageMaker passes botocore's validator, and
+    # an invalid one is caught (validation is on).
+    T0=$SECONDS
+    banner "aws checks"
+    aws_args=()
+    for p in "${AWS_PROVIDERS[@]}"; do aws_args+=("$p=http://127.0.0.1:${FAKE_PORT[$p]}"); done
+    step "aws: every Bedrock/SageMaker request body passes botocore's validator" \
+        "$PY" "$REPO/tests/conformance/aws_calls.py" "$SHARED" "${aws_args[@]}"
+    step "aws: negative control (invalid Converse body) is reported by the validator" \
+        "$PY" "$REPO/tests/conformance/aws_calls.py" "$SHARED" --negative-control
+    phase_done aws-checks $T0
 fi
 
 # ---------------------------------------------------------------- 5. report

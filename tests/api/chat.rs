@@ -189,9 +189,10 @@ async fn auto_picks_the_cheapest_capable_model_and_says_so() {
     let with_image = json!({"model": "auto", "messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}]});
     let body: Value = app.chat(&with_image).await.json().await.unwrap();
+    // The cheapest configured model that takes images.
     assert_eq!(
         body["x-llm-gateway"]["model"],
-        "mistral/mistral-small-latest"
+        "bedrock/amazon.nova-lite-v1:0"
     );
 }
 

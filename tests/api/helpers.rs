@@ -74,6 +74,16 @@ const PROVIDERS: &[(&str, Dialect, &[&str], &[&str])] = &[
         ],
         &["gemini-embedding-001"],
     ),
+    (
+        "bedrock",
+        Dialect::Bedrock,
+        &[
+            "anthropic.claude-3-5-haiku-20241022-v1:0",
+            "meta.llama3-1-8b-instruct-v1:0",
+            "amazon.nova-lite-v1:0",
+        ],
+        &["amazon.titan-embed-text-v2:0"],
+    ),
 ];
 
 pub struct TestApp {
@@ -92,6 +102,12 @@ pub async fn spawn_app_with(extra_toml: &str) -> TestApp {
     let mut fakes = HashMap::new();
     let mut toml = format!("[[auth.keys]]\nname = \"tests\"\nsecret = \"{KEY}\"\n\n");
     for (provider, dialect, models, embedding_models) in PROVIDERS {
+        if matches!(dialect, Dialect::Bedrock | Dialect::Sagemaker) {
+            let (fake, section) = aws_section(*dialect, provider, models, embedding_models).await;
+            toml.push_str(&section);
+            fakes.insert((*provider).to_owned(), fake);
+            continue;
+        }
         let fake = start_fake_speaking(*dialect, provider, models, embedding_models).await;
         toml.push_str(&format!(
             "[providers.{provider}]\nbase_url = \"{}\"\napi_key = \"fake-{provider}-key\"\n\n",
@@ -111,6 +127,37 @@ pub async fn spawn_app_with(extra_toml: &str) -> TestApp {
         fakes,
         gateway: Some(gateway),
     }
+}
+
+/// An AWS fake (access key id `fake-{provider}-key`) and the configuration section that points
+/// the gateway at it; a SageMaker model `m` is served by the endpoint `m-endpoint`.
+pub async fn aws_section(
+    dialect: Dialect,
+    provider: &str,
+    models: &[&str],
+    embedding_models: &[&str],
+) -> (FakeServer, String) {
+    let endpoints: Vec<String> = models.iter().map(|m| format!("{m}-endpoint")).collect();
+    let served: Vec<&str> = match dialect {
+        Dialect::Sagemaker => endpoints.iter().map(String::as_str).collect(),
+        _ => models.to_vec(),
+    };
+    let fake = start_fake_speaking(dialect, provider, &served, embedding_models).await;
+    let mut section = format!(
+        "[providers.{provider}]\nregion = \"us-east-1\"\nbase_url = \"http://{}\"\n\
+         access_key_id = \"fake-{provider}-key\"\nsecret_access_key = \"fake-{provider}-secret\"\n",
+        fake.addr()
+    );
+    if dialect == Dialect::Sagemaker {
+        let pairs: Vec<String> = models
+            .iter()
+            .zip(&endpoints)
+            .map(|(m, e)| format!("\"{m}\" = \"{e}\""))
+            .collect();
+        section.push_str(&format!("endpoints = {{ {} }}\n", pairs.join(", ")));
+    }
+    section.push('\n');
+    (fake, section)
 }
 
 /// A fake OpenAI-compatible server expecting the key `fake-{provider}-key`.

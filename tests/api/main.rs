@@ -7,6 +7,7 @@
     reason = "a panic in a test is that test failing"
 )]
 
+mod bedrock;
 mod chat;
 mod cohere;
 mod embeddings;
@@ -14,4 +15,5 @@ mod errors;
 mod gemini;
 mod helpers;
 mod models;
+mod sagemaker;
 mod streaming;

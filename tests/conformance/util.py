@@ -13,7 +13,10 @@ Subcommands:
   lines FILE REGEX [--after-bytes N] [--before-bytes N] [--max N] [--distinct]
                                    print the matching lines (--distinct: each message once, counted)
   gateway-config OUT KEY PROVIDER=URL... [--comment TEXT] [--upstream-timeout-ms N]
-                                   write a gateway TOML for the run
+                 [--aws 'NAME=URL[;MODEL=ENDPOINT...]']...
+                                   write a gateway TOML for the run (--aws: an AWS provider,
+                                   bedrock or sagemaker, at URL with access key id fake-NAME-key;
+                                   MODEL=ENDPOINT pairs are SageMaker's endpoints)
 """
 import argparse
 import os
@@ -175,6 +178,17 @@ secret = "{a.key}"
     for spec in a.providers:
         name, url = spec.split("=", 1)
         text += f'[providers.{name}]\nbase_url = "{url}"\napi_key = "fake-{name}-key"\n\n'
+    for spec in a.aws:
+        name, rest = spec.split("=", 1)
+        url, *pairs = rest.split(";")
+        text += (
+            f'[providers.{name}]\nregion = "us-east-1"\nbase_url = "{url}"\n'
+            f'access_key_id = "fake-{name}-key"\nsecret_access_key = "fake-{name}-secret"\n'
+        )
+        if pairs:
+            endpoints = ", ".join(f'"{m}" = "{e}"' for m, e in (p.split("=", 1) for p in pairs))
+            text += f"endpoints = {{ {endpoints} }}\n"
+        text += "\n"
     with open(a.out, "w") as f:
         f.write(text)
 
@@ -199,9 +213,10 @@ def main():
     s = sub.add_parser("size"); s.add_argument("file"); s.set_defaults(f=cmd_size)
     s = sub.add_parser("gateway-config")
     s.add_argument("out"); s.add_argument("key")
-    s.add_argument("providers", nargs="+", metavar="PROVIDER=URL")
+    s.add_argument("providers", nargs="*", metavar="PROVIDER=URL")
     s.add_argument("--comment", default="upstreams are the fake providers")
     s.add_argument("--upstream-timeout-ms", type=int, default=0)
+    s.add_argument("--aws", action="append", default=[], metavar="NAME=URL[;MODEL=ENDPOINT...]")
     s.set_defaults(f=cmd_gateway_config)
     a = p.parse_args()
     a.f(a)

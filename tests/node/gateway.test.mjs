@@ -40,6 +40,33 @@ test('chat completion', async () => {
   assert.equal(resp['x-llm-gateway'].provider, 'openai');
 });
 
+test('bedrock: a streamed tool call reassembles to the non-streamed one', async () => {
+  const request = {
+    model: 'bedrock/anthropic.claude-3-5-haiku-20241022-v1:0',
+    messages: [{ role: 'user', content: 'Weather in Lima?' }],
+    tools: [WEATHER_TOOL],
+  };
+  const full = await client.chat.completions.create(request);
+  const stream = await client.chat.completions.create({ ...request, stream: true });
+  let first = true;
+  let id = '';
+  let args = '';
+  let finish = null;
+  for await (const chunk of stream) {
+    if (first) assert.equal(chunk.choices[0].delta.role, 'assistant');
+    first = false;
+    for (const call of chunk.choices[0]?.delta?.tool_calls ?? []) {
+      id ||= call.id ?? '';
+      args += call.function?.arguments ?? '';
+    }
+    finish = chunk.choices[0]?.finish_reason ?? finish;
+  }
+  const expected = full.choices[0].message.tool_calls[0];
+  assert.ok(id);
+  assert.deepEqual(JSON.parse(args), JSON.parse(expected.function.arguments));
+  assert.equal(finish, 'tool_calls');
+});
+
 test('chat completion with response headers', async () => {
   const { data, response } = await client.chat.completions
     .create({ model: 'groq/llama-3.1-8b-instant', messages: [{ role: 'user', content: 'hi' }] })
@@ -108,7 +135,7 @@ test('streamed tool call via the SDK helper', async () => {
   assert.equal(final.choices[0].finish_reason, 'tool_calls');
 });
 
-for (const model of ['openai/text-embedding-3-small', 'mistral/mistral-embed']) {
+for (const model of ['openai/text-embedding-3-small', 'mistral/mistral-embed', 'bedrock/amazon.titan-embed-text-v2:0']) {
   test(`embeddings: base64 (SDK default) decodes to the float answer (${model})`, async () => {
     const input = ['hello world', 'the gateway'];
     const asDefault = await client.embeddings.create({ model, input });

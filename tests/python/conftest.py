@@ -6,7 +6,8 @@ tests/run.sh starts the stand-ins and exports their addresses:
   GATEWAY_DIRECT_URL  a second gateway straight on the fakes, for fault injection and
                       stream timing (Prism buffers whole responses and hangs when an
                       upstream drops a stream mid-way)
-  GATEWAY_KEY, FAKE_{OPENAI,GROQ,TOGETHER,MISTRAL,COHERE,GEMINI}_URL, FAKE_*_KEY
+  GATEWAY_KEY, FAKE_{OPENAI,GROQ,TOGETHER,MISTRAL,COHERE,GEMINI,BEDROCK,SAGEMAKER}_URL, FAKE_*_KEY
+                      (the AWS fakes are reached directly: no Prism for their protocols)
 A missing variable is an error, never a skip.
 """
 import os
@@ -17,7 +18,7 @@ import httpx
 import openai
 import pytest
 
-PROVIDERS = ("openai", "groq", "together", "mistral", "cohere", "gemini")
+PROVIDERS = ("openai", "groq", "together", "mistral", "cohere", "gemini", "bedrock", "sagemaker")
 
 # One chat model per provider, addressed the way clients address them.
 CHAT_MODELS = {
@@ -27,12 +28,15 @@ CHAT_MODELS = {
     "mistral": "mistral/mistral-small-latest",
     "cohere": "cohere/command-a-03-2025",
     "gemini": "gemini/gemini-2.5-flash",
+    "bedrock": "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0",
+    "sagemaker": "sagemaker/llama-3-8b",
 }
 EMBED_MODELS = {
     "openai": "openai/text-embedding-3-small",
     "mistral": "mistral/mistral-embed",
     "cohere": "cohere/embed-v4.0",
     "gemini": "gemini/gemini-embedding-001",
+    "bedrock": "bedrock/amazon.titan-embed-text-v2:0",
 }
 # The upstream path of a chat call, where it is not OpenAI's `/chat/completions`.
 CHAT_PATHS = {

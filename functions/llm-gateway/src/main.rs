@@ -61,7 +61,7 @@ struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:8080 (default: [server] bind).
     #[arg(long)]
     bind: Option<SocketAddr>,
-    /// Start simulated providers (OpenAI, Groq, Together, Mistral, Gemini) and serve them with a printed
+    /// Start simulated providers (OpenAI, Groq, Together, Mistral, Cohere, Gemini, Bedrock) and serve them with a printed
     /// development key; no provider account needed. Replaces configured providers. Set
     /// LLM_GATEWAY_DEMO_KEY to fix the key.
     #[arg(long)]
@@ -82,6 +82,8 @@ enum FakeDialect {
     Mistral,
     Cohere,
     Gemini,
+    Bedrock,
+    Sagemaker,
 }
 
 #[derive(clap::Args)]
@@ -90,7 +92,7 @@ struct FakeArgs {
     dialect: FakeDialect,
     #[arg(long, default_value = "127.0.0.1:0")]
     bind: SocketAddr,
-    /// Require this bearer key.
+    /// Require this bearer key (bedrock, sagemaker: this SigV4 access key id).
     #[arg(long)]
     api_key: Option<String>,
     /// Chat models to serve (comma-separated; default: any).
@@ -216,6 +218,8 @@ async fn fake_command(args: FakeArgs) -> anyhow::Result<()> {
         FakeDialect::Mistral => gateway_fakes::Dialect::Mistral,
         FakeDialect::Cohere => gateway_fakes::Dialect::Cohere,
         FakeDialect::Gemini => gateway_fakes::Dialect::Gemini,
+        FakeDialect::Bedrock => gateway_fakes::Dialect::Bedrock,
+        FakeDialect::Sagemaker => gateway_fakes::Dialect::Sagemaker,
     };
     let options = FakeOptions {
         api_key: args.api_key,

@@ -15,7 +15,7 @@ use crate::keys::GatewayKeyHash;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::providers::{BUILT_IN_PROVIDERS, BuiltInProvider, Dialect};
+use crate::providers::{AWS_PROVIDERS, BUILT_IN_PROVIDERS, BuiltInProvider, Dialect};
 
 /// Prefix of the environment variables that override the file.
 pub const ENV_PREFIX: &str = "LLM_GATEWAY__";
@@ -186,6 +186,21 @@ pub struct ProviderConfig {
     /// `false` turns a provider off even when its key is in the environment.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// AWS providers (`bedrock`, `sagemaker`): the region; `AWS_REGION` (or
+    /// `AWS_DEFAULT_REGION`) when absent.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// AWS providers: static credentials (values or `env::VAR` references) instead of the
+    /// standard AWS chain (environment, profile, web identity, container or instance role).
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    #[serde(default)]
+    pub secret_access_key: Option<String>,
+    #[serde(default)]
+    pub session_token: Option<String>,
+    /// SageMaker: model name (as clients call it) -> endpoint name.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
@@ -351,6 +366,27 @@ pub struct ResolvedProvider {
     pub api_key: Option<SecretString>,
     pub models: Vec<String>,
     pub embedding_models: Vec<String>,
+    /// For AWS providers: region, credentials and SageMaker endpoints.
+    pub aws: Option<AwsSettings>,
+}
+
+/// How an AWS provider is reached. `base_url` of its [`ResolvedProvider`] is the endpoint.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub region: String,
+    /// Whether `base_url` was configured (a local stand-in) rather than AWS's own endpoint.
+    pub endpoint_overridden: bool,
+    /// `None`: the standard AWS credential chain.
+    pub credentials: Option<AwsCredentials>,
+    /// SageMaker: model name -> endpoint name.
+    pub endpoints: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AwsCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    pub session_token: Option<SecretString>,
 }
 
 /// Turns built-in defaults, the environment and `[providers.*]` into the providers to call.
@@ -374,6 +410,15 @@ pub fn resolve_providers(
             continue;
         }
         let field = format!("providers.{id}");
+        let aws_dialect = AWS_PROVIDERS
+            .iter()
+            .find(|(name, _)| name == id)
+            .map(|&(_, dialect)| dialect)
+            .or(section.kind.filter(|k| k.is_aws()));
+        if let Some(dialect) = aws_dialect {
+            resolved.push(resolve_aws(id, dialect, section, env)?);
+            continue;
+        }
         if id.is_empty() || id.contains('/') {
             return Err(ConfigError::Field {
                 path: field,
@@ -408,9 +453,107 @@ pub fn resolve_providers(
             api_key,
             models: section.models.clone(),
             embedding_models: section.embedding_models.clone(),
+            aws: None,
         });
     }
     Ok(resolved)
+}
+
+/// An AWS provider: on when its section is present; region from the section or the
+/// environment; credentials from the section or, by default, the standard AWS chain.
+fn resolve_aws(
+    id: &str,
+    dialect: Dialect,
+    section: &ProviderConfig,
+    env: &dyn EnvSource,
+) -> Result<ResolvedProvider, ConfigError> {
+    let field = format!("providers.{id}");
+    let fail = |key: &str, message: &str| ConfigError::Field {
+        path: format!("{field}.{key}"),
+        message: message.to_owned(),
+    };
+    if section.kind.is_some_and(|k| k != dialect) {
+        return Err(fail("kind", "an AWS provider's kind cannot change"));
+    }
+    if section.api_key.is_some() {
+        return Err(fail(
+            "api_key",
+            "AWS providers sign requests with AWS credentials: use `access_key_id` and \
+             `secret_access_key`, or the standard AWS chain",
+        ));
+    }
+    if id.contains('/') {
+        return Err(fail("", "a provider name must contain no '/'"));
+    }
+    let region = section
+        .region
+        .clone()
+        .or_else(|| env.var("AWS_REGION"))
+        .or_else(|| env.var("AWS_DEFAULT_REGION"))
+        .ok_or_else(|| fail("region", "set `region` (or AWS_REGION)"))?;
+    let credentials = match (&section.access_key_id, &section.secret_access_key) {
+        (None, None) => None,
+        (Some(id_ref), Some(secret_ref)) => {
+            let key_id = resolve_secret(id_ref, env, &format!("{field}.access_key_id"))?;
+            Some(AwsCredentials {
+                access_key_id: secrecy::ExposeSecret::expose_secret(&key_id).to_owned(),
+                secret_access_key: resolve_secret(
+                    secret_ref,
+                    env,
+                    &format!("{field}.secret_access_key"),
+                )?,
+                session_token: section
+                    .session_token
+                    .as_deref()
+                    .map(|t| resolve_secret(t, env, &format!("{field}.session_token")))
+                    .transpose()?,
+            })
+        }
+        _ => {
+            return Err(fail(
+                "access_key_id",
+                "give both `access_key_id` and `secret_access_key`, or neither",
+            ));
+        }
+    };
+    let mut models = section.models.clone();
+    match dialect {
+        Dialect::Sagemaker => {
+            if section.endpoints.is_empty() {
+                return Err(fail(
+                    "endpoints",
+                    "map each model name to its SageMaker endpoint, e.g. \
+                     endpoints = { \"llama-3-8b\" = \"my-endpoint\" }",
+                ));
+            }
+            models.extend(section.endpoints.keys().cloned());
+        }
+        _ if !section.endpoints.is_empty() => {
+            return Err(fail("endpoints", "only SageMaker providers have endpoints"));
+        }
+        _ => {}
+    }
+    let endpoint_overridden = section.base_url.is_some();
+    let base_url = match &section.base_url {
+        Some(url) => url.clone(),
+        None => crate::providers::aws_endpoint(dialect, &region)
+            .ok_or_else(|| fail("kind", "not an AWS provider"))?,
+    };
+    check_url(&base_url, &format!("{field}.base_url"))?;
+    Ok(ResolvedProvider {
+        id: id.to_owned(),
+        dialect,
+        base_url: trim_slash(base_url),
+        api_key: None,
+        models,
+        embedding_models: section.embedding_models.clone(),
+        aws: Some(AwsSettings {
+            region,
+            endpoint_overridden,
+            credentials,
+            endpoints: section.endpoints.clone(),
+        }),
+    })
 }
 
 fn resolve_built_in(
@@ -457,6 +600,7 @@ fn resolve_built_in(
         embedding_models: section
             .map(|s| s.embedding_models.clone())
             .unwrap_or_default(),
+        aws: None,
     }))
 }
 
@@ -516,4 +660,111 @@ pub fn resolve_keys(
         keys.push((key.name.clone(), hash));
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn bedrock_is_on_when_its_section_is_present_with_a_region() {
+        let config = Config::from_toml("[providers.bedrock]\nregion = \"eu-west-1\"\n").unwrap();
+        let resolved = resolve_providers(&config, &env(&[])).unwrap();
+        let bedrock = resolved.iter().find(|p| p.id == "bedrock").unwrap();
+        assert_eq!(bedrock.dialect, Dialect::Bedrock);
+        assert_eq!(
+            bedrock.base_url,
+            "https://bedrock-runtime.eu-west-1.amazonaws.com"
+        );
+        let aws = bedrock.aws.as_ref().unwrap();
+        assert!(!aws.endpoint_overridden);
+        assert!(
+            aws.credentials.is_none(),
+            "the standard AWS chain by default"
+        );
+        assert!(
+            resolve_providers(&Config::default(), &env(&[]))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_region_falls_back_to_aws_region_and_is_required() {
+        let config = Config::from_toml("[providers.bedrock]\n").unwrap();
+        let resolved = resolve_providers(&config, &env(&[("AWS_REGION", "us-west-2")])).unwrap();
+        assert_eq!(resolved[0].aws.as_ref().unwrap().region, "us-west-2");
+        let error = resolve_providers(&config, &env(&[])).unwrap_err();
+        assert!(
+            error.to_string().contains("providers.bedrock.region"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn static_credentials_come_from_env_references() {
+        let config = Config::from_toml(
+            "[providers.bedrock]\nregion = \"us-east-1\"\nbase_url = \"http://127.0.0.1:9\"\n\
+             access_key_id = \"env::KEY_ID\"\nsecret_access_key = \"env::SECRET\"\n",
+        )
+        .unwrap();
+        let resolved =
+            resolve_providers(&config, &env(&[("KEY_ID", "AKID"), ("SECRET", "s3cr3t")])).unwrap();
+        let aws = resolved[0].aws.as_ref().unwrap();
+        assert!(aws.endpoint_overridden);
+        let credentials = aws.credentials.as_ref().unwrap();
+        assert_eq!(credentials.access_key_id, "AKID");
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(&credentials.secret_access_key),
+            "s3cr3t"
+        );
+        let half = Config::from_toml(
+            "[providers.bedrock]\nregion = \"us-east-1\"\naccess_key_id = \"AKID\"\n",
+        )
+        .unwrap();
+        assert!(resolve_providers(&half, &env(&[])).is_err());
+    }
+
+    #[test]
+    fn sagemaker_models_are_its_endpoint_names_keys() {
+        let config = Config::from_toml(
+            "[providers.sagemaker]\nregion = \"us-east-1\"\n\
+             endpoints = { \"llama-3-8b\" = \"my-endpoint\" }\n",
+        )
+        .unwrap();
+        let resolved = resolve_providers(&config, &env(&[])).unwrap();
+        assert_eq!(resolved[0].dialect, Dialect::Sagemaker);
+        assert_eq!(resolved[0].models, ["llama-3-8b"]);
+        assert_eq!(
+            resolved[0].aws.as_ref().unwrap().endpoints["llama-3-8b"],
+            "my-endpoint"
+        );
+        let empty = Config::from_toml("[providers.sagemaker]\nregion = \"us-east-1\"\n").unwrap();
+        assert!(resolve_providers(&empty, &env(&[])).is_err());
+        let second = Config::from_toml(
+            "[providers.sm-eu]\nkind = \"sagemaker\"\nregion = \"eu-west-1\"\n\
+             endpoints = { \"m\" = \"e\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            resolve_providers(&second, &env(&[])).unwrap()[0].id,
+            "sm-eu"
+        );
+    }
+
+    #[test]
+    fn aws_providers_refuse_an_api_key() {
+        let config =
+            Config::from_toml("[providers.bedrock]\nregion = \"us-east-1\"\napi_key = \"sk-x\"\n")
+                .unwrap();
+        let error = resolve_providers(&config, &env(&[])).unwrap_err();
+        assert!(error.to_string().contains("api_key"), "{error}");
+    }
 }

@@ -19,6 +19,36 @@ pub enum Dialect {
     Cohere,
     /// Google Gemini's native API (`generateContent`, `streamGenerateContent`, `embedContent`).
     Gemini,
+    /// AWS Bedrock Runtime: Converse / ConverseStream for chat, InvokeModel (Titan) for
+    /// embeddings; signed with AWS credentials instead of an API key.
+    Bedrock,
+    /// Amazon SageMaker Runtime endpoints whose containers speak the OpenAI messages schema
+    /// (LMI, vLLM, TGI): InvokeEndpoint / InvokeEndpointWithResponseStream.
+    Sagemaker,
+}
+
+impl Dialect {
+    /// Whether the provider is reached through the AWS SDK (region and AWS credentials rather
+    /// than a base URL and an API key).
+    pub fn is_aws(self) -> bool {
+        matches!(self, Dialect::Bedrock | Dialect::Sagemaker)
+    }
+}
+
+/// AWS providers known by name: on when their `[providers.<id>]` section is present. Their
+/// credentials come from the standard AWS chain, so there is no key variable to look for.
+pub const AWS_PROVIDERS: &[(&str, Dialect)] = &[
+    ("bedrock", Dialect::Bedrock),
+    ("sagemaker", Dialect::Sagemaker),
+];
+
+/// The public regional endpoint of an AWS provider (the AWS SDK's own default).
+pub fn aws_endpoint(dialect: Dialect, region: &str) -> Option<String> {
+    match dialect {
+        Dialect::Bedrock => Some(format!("https://bedrock-runtime.{region}.amazonaws.com")),
+        Dialect::Sagemaker => Some(format!("https://runtime.sagemaker.{region}.amazonaws.com")),
+        _ => None,
+    }
 }
 
 /// A provider known by name: where it lives and which variables configure it.

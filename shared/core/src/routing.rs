@@ -222,6 +222,7 @@ mod tests {
             api_key: None,
             models: models.iter().map(|m| m.to_string()).collect(),
             embedding_models: vec![],
+            aws: None,
         }
     }
 

@@ -20,12 +20,15 @@
 //! `GET /__fake/calls` for out-of-process tests), so tests can assert what reached the
 //! provider and whether the gateway cancelled it.
 
+mod aws;
+mod bedrock;
 mod calls;
 mod cohere;
 mod content;
 mod directives;
 mod gemini;
 mod openai;
+mod sagemaker;
 mod server;
 mod stream;
 
@@ -68,12 +71,23 @@ pub enum Dialect {
     /// `x-goog-api-key` (or `?key=`), camelCase bodies checked against the published schema,
     /// Google's `{"error": {"code", "message", "status"}}` replies.
     Gemini,
+    /// AWS Bedrock Runtime as the AWS SDK calls it: `POST /model/{modelId}/converse`,
+    /// `/converse-stream` (AWS event-stream framing) and `/invoke` (Titan Text
+    /// Embeddings). Requests must carry a SigV4 `Authorization` header whose access key id
+    /// is [`FakeOptions::api_key`]; errors are AWS JSON errors with `x-amzn-errortype`.
+    Bedrock,
+    /// Amazon SageMaker Runtime: `POST /endpoints/{name}/invocations` and
+    /// `/invocations-response-stream` for a container that speaks OpenAI's chat schema
+    /// (LMI, vLLM, TGI); the stream's payload parts carry SSE lines, cut across parts.
+    /// Endpoint names are [`FakeOptions::models`]; SigV4 as for Bedrock.
+    Sagemaker,
 }
 
 /// What a fake serves and how it behaves by default.
 #[derive(Clone, Debug, Default)]
 pub struct FakeOptions {
-    /// When set, every request must carry `Authorization: Bearer <key>`.
+    /// When set, every request must carry `Authorization: Bearer <key>` (AWS dialects: a
+    /// SigV4 `Authorization` header signed with this access key id).
     pub api_key: Option<String>,
     /// Chat model ids served. Empty means any model id is accepted.
     pub models: Vec<String>,

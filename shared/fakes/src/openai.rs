@@ -212,6 +212,67 @@ async fn embed(shared: &Shared, rules: &Rules, body: &Value, call: CallGuard) ->
     response
 }
 
+/// A chat request in OpenAI's schema answered without HTTP, for protocols that carry that
+/// schema inside their own (SageMaker containers): validated by OpenAI's rules, answered
+/// with the same content an OpenAI fake would give.
+pub(crate) struct ContainerChat {
+    request: ChatRequest,
+}
+
+/// A container's answer: one `chat.completion`, or the `chat.completion.chunk`s of a stream.
+pub(crate) enum ContainerAnswer {
+    Completion(Value),
+    Chunks(Vec<Value>),
+}
+
+impl ContainerChat {
+    /// `model` is the served model's name, put in the body when the caller left it out (as
+    /// containers do).
+    pub(crate) fn parse(body: &Value, model: &str) -> Result<Self, Box<Response>> {
+        let mut body = body.clone();
+        if let Value::Object(map) = &mut body {
+            map.entry("model").or_insert_with(|| json!(model));
+        }
+        let rules = Rules::of(crate::Dialect::OpenAi);
+        ChatRequest::parse(&body, rules)
+            .map(|request| ContainerChat { request })
+            .map_err(|error| Box::new(error.respond(rules.errors)))
+    }
+
+    pub(crate) fn directives(&self) -> &Directives {
+        &self.request.directives
+    }
+
+    pub(crate) fn stream(&self) -> bool {
+        self.request.stream
+    }
+
+    pub(crate) fn answer(&self, sequence: usize) -> ContainerAnswer {
+        let request = &self.request;
+        let reply = Reply::generate(request);
+        let envelope = Envelope {
+            id: format!(
+                "chatcmpl-{}",
+                alphanumeric(
+                    fingerprint(&[&request.fingerprint.to_le_bytes(), &sequence.to_le_bytes()]),
+                    29
+                )
+            ),
+            created: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_secs()),
+            model: &request.model,
+        };
+        let usage = (!request.directives.omit_usage).then(|| reply.usage(request));
+        if request.stream {
+            let placement = Rules::of(crate::Dialect::OpenAi).chat.stream_usage;
+            ContainerAnswer::Chunks(reply.chunks(request, &envelope, usage, placement))
+        } else {
+            ContainerAnswer::Completion(reply.completion(request, &envelope, usage))
+        }
+    }
+}
+
 fn models(options: &FakeOptions) -> Response {
     let data: Vec<Value> = options
         .models

@@ -17,9 +17,9 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::{
-    Dialect, FakeOptions,
+    Dialect, FakeOptions, bedrock,
     calls::{CallLog, RecordedCall},
-    cohere, gemini, openai,
+    cohere, gemini, openai, sagemaker,
 };
 
 /// Requests larger than this are recorded and validated as if they had no body.
@@ -120,6 +120,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
         Dialect::Cohere => cohere::handle(&shared, incoming, call).await,
         Dialect::Gemini => gemini::handle(&shared, incoming, call).await,
+        Dialect::Bedrock => bedrock::handle(&shared, incoming, call).await,
+        Dialect::Sagemaker => sagemaker::handle(&shared, incoming, call).await,
     }
 }
 

@@ -91,6 +91,9 @@ pub(crate) fn is_context_length(message: &str, code: Option<&str>) -> bool {
         || lower.contains("prompt is too long")
         || lower.contains("too many tokens")
         || lower.contains("input token count")
+        // Bedrock's ValidationException wording.
+        || lower.contains("input is too long")
+        || lower.contains("too many input tokens")
 }
 
 /// OpenAI's `{"error": {...}}`, Mistral's `{"message": ...}`, FastAPI's `{"detail": ...}`, or text.

@@ -8,11 +8,14 @@
 //! - [`translate`]: OpenAI-shaped answers built from other protocols' parts, for native adapters.
 //! - [`http`]: the one HTTP client all adapters share, and how transport failures read.
 
+mod aws;
+pub mod bedrock;
 pub mod cohere;
 mod errors;
 pub mod gemini;
 pub mod http;
 pub mod openai_compatible;
+pub mod sagemaker;
 pub mod translate;
 
 use std::sync::Arc;
@@ -52,7 +55,22 @@ pub fn build(
         Dialect::OpenaiCompatible => openai_style(Variant::Compatible)?,
         Dialect::Cohere => Arc::new(cohere::Cohere::new(provider, client.clone())?),
         Dialect::Gemini => Arc::new(gemini::Gemini::new(provider, client.clone())?),
+        Dialect::Bedrock => {
+            Arc::new(bedrock::Bedrock::new(provider).ok_or_else(|| no_aws(provider))?)
+        }
+        Dialect::Sagemaker => {
+            Arc::new(sagemaker::Sagemaker::new(provider).ok_or_else(|| no_aws(provider))?)
+        }
     })
+}
+
+/// An AWS provider resolved without its AWS settings: configuration resolution always sets them.
+fn no_aws(provider: &ResolvedProvider) -> InvalidBaseUrl {
+    InvalidBaseUrl {
+        provider: provider.id.clone(),
+        url: provider.base_url.clone(),
+        reason: "an AWS provider needs a region".to_owned(),
+    }
 }
 
 /// `base_url` joined with an endpoint path, parsed once at start-up rather than per request.

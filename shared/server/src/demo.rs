@@ -21,6 +21,7 @@ pub const SIMULATED_PROVIDERS: &[(&str, Dialect)] = &[
     ("mistral", Dialect::Mistral),
     ("cohere", Dialect::Cohere),
     ("gemini", Dialect::Gemini),
+    ("bedrock", Dialect::Bedrock),
 ];
 
 /// Pacing that makes streaming visible without making the demo slow.
@@ -74,15 +75,25 @@ pub async fn start(config: &mut Config, env: &dyn EnvSource) -> anyhow::Result<D
         };
         let fake =
             FakeServer::start(dialect, options, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        config.providers.insert(
-            provider.to_owned(),
+        let section = if dialect == Dialect::Bedrock {
+            // Signed with the demo key as the access key id, at the fake's root.
+            ProviderConfig {
+                base_url: Some(format!("http://{}", fake.addr())),
+                region: Some("us-east-1".to_owned()),
+                access_key_id: Some(api_key),
+                secret_access_key: Some(format!("demo-{provider}-secret")),
+                enabled: true,
+                ..ProviderConfig::default()
+            }
+        } else {
             ProviderConfig {
                 base_url: Some(fake.base_url()),
                 api_key: Some(api_key),
                 enabled: true,
                 ..ProviderConfig::default()
-            },
-        );
+            }
+        };
+        config.providers.insert(provider.to_owned(), section);
         fakes.push((provider.to_owned(), fake));
     }
     config.auth.keys.push(KeyConfig {

@@ -40,8 +40,9 @@ impl Rules {
             Dialect::Groq => &GROQ,
             Dialect::Together => &TOGETHER,
             Dialect::Mistral => &MISTRAL,
-            // Native protocols are served by modules of their own and never come here.
-            Dialect::Gemini => &OPENAI,
+            // SageMaker containers (vLLM, TGI, LMI) take what OpenAI takes; the native protocols
+            // are served by modules of their own and never come here.
+            Dialect::Sagemaker | Dialect::Gemini | Dialect::Bedrock => &OPENAI,
         }
     }
 
