@@ -49,6 +49,16 @@ const PROVIDERS: &[(&str, Dialect, &[&str], &[&str])] = &[
         &["mistral-large-latest", "mistral-small-latest"],
         &["mistral-embed"],
     ),
+    (
+        "anthropic",
+        Dialect::Anthropic,
+        &[
+            "claude-sonnet-4-6",
+            "claude-haiku-4-5-20251001",
+            "claude-3-haiku-20240307",
+        ],
+        &[],
+    ),
 ];
 
 pub struct TestApp {

@@ -80,6 +80,7 @@ enum FakeDialect {
     Groq,
     Together,
     Mistral,
+    Anthropic,
 }
 
 #[derive(clap::Args)]
@@ -88,7 +89,7 @@ struct FakeArgs {
     dialect: FakeDialect,
     #[arg(long, default_value = "127.0.0.1:0")]
     bind: SocketAddr,
-    /// Require this bearer key.
+    /// Require this key (as a bearer token; in `x-api-key` for Anthropic).
     #[arg(long)]
     api_key: Option<String>,
     /// Chat models to serve (comma-separated; default: any).
@@ -212,6 +213,7 @@ async fn fake_command(args: FakeArgs) -> anyhow::Result<()> {
         FakeDialect::Groq => gateway_fakes::Dialect::Groq,
         FakeDialect::Together => gateway_fakes::Dialect::Together,
         FakeDialect::Mistral => gateway_fakes::Dialect::Mistral,
+        FakeDialect::Anthropic => gateway_fakes::Dialect::Anthropic,
     };
     let options = FakeOptions {
         api_key: args.api_key,

@@ -20,6 +20,7 @@
 //! `GET /__fake/calls` for out-of-process tests), so tests can assert what reached the
 //! provider and whether the gateway cancelled it.
 
+mod anthropic;
 mod calls;
 mod content;
 mod directives;
@@ -58,6 +59,11 @@ pub enum Dialect {
     /// 1.5, closed message objects, no `stream_options` (streams always end with usage),
     /// and 422 `{"object": "error", ...}` replies to schema violations.
     Mistral,
+    /// Anthropic's Messages API (`POST /v1/messages`, `GET /v1/models`, at the root):
+    /// `x-api-key` and `anthropic-version` headers, strict validation against Anthropic's
+    /// spec, `{"type": "error", "error": {...}}` bodies (529 `overloaded_error`), and
+    /// named SSE events for streams.
+    Anthropic,
 }
 
 /// What a fake serves and how it behaves by default.
@@ -88,6 +94,7 @@ pub struct Behaviour {
 /// dropped (then in the background).
 pub struct FakeServer {
     addr: SocketAddr,
+    dialect: Dialect,
     log: CallLog,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
@@ -127,6 +134,7 @@ impl FakeServer {
         tracing::debug!(%addr, ?dialect, "fake provider listening");
         Ok(FakeServer {
             addr,
+            dialect,
             log,
             stop,
             task: Some(task),
@@ -138,8 +146,9 @@ impl FakeServer {
         self.addr
     }
 
-    /// Base URL for OpenAI-style clients, e.g. `http://127.0.0.1:4100/v1`. An unspecified
-    /// bind address (`0.0.0.0`, `::`) is reported as loopback.
+    /// Base URL as the emulated provider's clients take it: `http://127.0.0.1:4100/v1` for
+    /// OpenAI-style dialects, the root for Anthropic (whose clients append `/v1/messages`).
+    /// An unspecified bind address (`0.0.0.0`, `::`) is reported as loopback.
     pub fn base_url(&self) -> String {
         let mut addr = self.addr;
         if addr.ip().is_unspecified() {
@@ -148,7 +157,10 @@ impl FakeServer {
                 SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
             });
         }
-        format!("http://{addr}/v1")
+        match self.dialect {
+            Dialect::Anthropic => format!("http://{addr}"),
+            _ => format!("http://{addr}/v1"),
+        }
     }
 
     /// Every request received so far (except `/__fake/` control requests), in order.

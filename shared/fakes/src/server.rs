@@ -10,14 +10,14 @@ use axum::{
     Json, Router,
     body::Body,
     extract::{Request, State},
-    http::{HeaderValue, Method, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::{
-    Dialect, FakeOptions,
+    Dialect, FakeOptions, anthropic,
     calls::{CallLog, RecordedCall},
     openai,
 };
@@ -40,6 +40,10 @@ pub(crate) struct Incoming {
     pub method: Method,
     pub path: String,
     pub authorization: Option<String>,
+    /// All request headers, for protocols that authenticate or version by other headers.
+    pub headers: HeaderMap,
+    /// The query string, if any (without `?`).
+    pub query: Option<String>,
     /// The parsed JSON body; `Null` when absent or not JSON.
     pub body: Value,
 }
@@ -106,12 +110,15 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         method: parts.method,
         path,
         authorization,
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts.headers,
         body,
     };
     match shared.dialect {
         Dialect::OpenAi | Dialect::Groq | Dialect::Together | Dialect::Mistral => {
             openai::handle(&shared, incoming, call).await
         }
+        Dialect::Anthropic => anthropic::handle(&shared, incoming, call).await,
     }
 }
 

@@ -3,9 +3,11 @@
 //!
 //! - [`openai_compatible`]: OpenAI and every provider that speaks its dialect (Groq, Together,
 //!   Mistral, self-hosted vLLM/TGI/llama.cpp/Ollama), with each one's quirks.
+//! - [`anthropic`]: Anthropic's Messages API, translated both ways.
 //! - [`translate`]: OpenAI-shaped answers built from other protocols' parts, for native adapters.
 //! - [`http`]: the one HTTP client all adapters share, and how transport failures read.
 
+pub mod anthropic;
 mod errors;
 pub mod http;
 pub mod openai_compatible;
@@ -39,6 +41,7 @@ pub fn build(
             provider,
             client.clone(),
         )?),
+        Dialect::Anthropic => Arc::new(anthropic::Anthropic::new(provider, client.clone())?),
     })
 }
 

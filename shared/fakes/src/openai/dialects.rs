@@ -35,7 +35,8 @@ pub(crate) struct Rules {
 impl Rules {
     pub(super) fn of(dialect: Dialect) -> &'static Self {
         match dialect {
-            Dialect::OpenAi => &OPENAI,
+            // Native dialects have handlers of their own and never reach this one.
+            Dialect::OpenAi | Dialect::Anthropic => &OPENAI,
             Dialect::Groq => &GROQ,
             Dialect::Together => &TOGETHER,
             Dialect::Mistral => &MISTRAL,

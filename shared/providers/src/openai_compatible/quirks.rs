@@ -52,6 +52,8 @@ pub(super) fn shape_chat(
         Dialect::Groq => shape_groq(request),
         Dialect::Together => shape_together(request),
         Dialect::Mistral => shape_mistral(request),
+        // Native protocols have adapters of their own and never reach this one.
+        Dialect::Anthropic => Ok(()),
     }
 }
 
@@ -69,6 +71,7 @@ fn provider_name(dialect: Dialect) -> &'static str {
         Dialect::Together => "Together AI",
         Dialect::Mistral => "Mistral",
         Dialect::OpenaiCompatible => "this provider",
+        Dialect::Anthropic => "Anthropic",
     }
 }
 
@@ -263,7 +266,7 @@ pub(super) fn shape_embeddings(
     // `encoding_format` behaves the same whichever provider serves the model.
     request.encoding_format = None;
     match dialect {
-        Dialect::Openai | Dialect::Groq | Dialect::OpenaiCompatible => {}
+        Dialect::Openai | Dialect::Groq | Dialect::OpenaiCompatible | Dialect::Anthropic => {}
         Dialect::Mistral => {
             request.user = None;
             if let Some(d) = request.dimensions.take() {
