@@ -6,8 +6,8 @@
 #            their lock files are unchanged.
 # 2. rust    cargo fmt --check, clippy -D warnings, build, test (whole workspace).
 # 3. stand-ins on loopback, free ports picked at run time: one fake provider per
-#            OpenAI-style provider (openai, groq, together, mistral; each speaking its own
-#            dialect), a Prism proxy in front of each validating every request against
+#            provider (openai, groq, together, mistral, anthropic; each speaking its own
+#            dialect or protocol), a Prism proxy in front of each validating every request against
 #            that provider's own spec, the gateway under test pointed at the proxies, and
 #            a second gateway straight on the fakes for fault-injection tests.
 # 4. suites  pytest (Python SDK, LangChain, LlamaIndex), node --test (Node SDK),
@@ -206,20 +206,23 @@ phase_done rust $T0
 
 # ---------------------------------------------------------------- 3. stand-ins
 # provider | prepare flags (conformance README) | path prefix the gateway uses | models | embedding models
-PROVIDERS=(openai groq together mistral)
+PROVIDERS=(openai groq together mistral anthropic)
 declare -A SPEC_FILE=(
     [openai]=openai/openapi.yaml [groq]=groq/openapi.yaml
-    [together]=together/openapi.yaml [mistral]=mistral/openapi.yaml)
+    [together]=together/openapi.yaml [mistral]=mistral/openapi.yaml
+    [anthropic]=anthropic/openapi.json)
 declare -A ONLY_PATHS=(
     [openai]='^/(chat/completions|models|embeddings)$'
     [groq]='^/openai/v1/(chat/completions|models|embeddings)$'
     [together]='^/(chat/completions|models|embeddings)$'
-    [mistral]='^/v1/(chat/completions|embeddings|models)$')
-declare -A PREFIX=([openai]="" [groq]="/openai/v1" [together]="" [mistral]="/v1")
+    [mistral]='^/v1/(chat/completions|embeddings|models)$'
+    [anthropic]='^/v1/(messages|models|messages/count_tokens)$')
+declare -A PREFIX=([openai]="" [groq]="/openai/v1" [together]="" [mistral]="/v1" [anthropic]="")
 declare -A MODELS=(
     [openai]="gpt-4o,gpt-4o-mini" [groq]="llama-3.3-70b-versatile,llama-3.1-8b-instant"
-    [together]="meta-llama/Llama-3.3-70B-Instruct-Turbo" [mistral]="mistral-large-latest,mistral-small-latest")
-declare -A EMBED_MODELS=([openai]="text-embedding-3-small" [groq]="" [together]="" [mistral]="mistral-embed")
+    [together]="meta-llama/Llama-3.3-70B-Instruct-Turbo" [mistral]="mistral-large-latest,mistral-small-latest"
+    [anthropic]="claude-sonnet-4-6,claude-haiku-4-5-20251001")
+declare -A EMBED_MODELS=([openai]="text-embedding-3-small" [groq]="" [together]="" [mistral]="mistral-embed" [anthropic]="")
 declare -A FAKE_PORT PRISM_PORT FAKE_PID PRISM_PID PRISM_LOG
 
 prepare_spec() { # prepare_spec IN OUT FLAGS... : cached in $TOOLS/specs by content hash
@@ -380,13 +383,13 @@ else
     for p in "${PROVIDERS[@]}"; do fake_args+=("$p=http://127.0.0.1:${FAKE_PORT[$p]}"); done
     echo "fields the gateway sent upstream that the provider's spec does not define:"
     if "$PY" "$REPO/tests/conformance/upstream_fields.py" "$RUN_DIR/specs" "${fake_args[@]}" \
-        --strict openai,together,mistral --ignore-model negative-control; then
+        --strict openai,together,mistral,anthropic --ignore-model negative-control; then
         record PASS "upstream bodies carry only fields of the provider's spec (groq: information only)"
     else
         record FAIL "upstream bodies carry only fields of the provider's spec (groq: information only)"
     fi
     declare -A NEG_PATH=([openai]=/chat/completions [groq]=/openai/v1/chat/completions
-        [together]=/chat/completions [mistral]=/v1/chat/completions)
+        [together]=/chat/completions [mistral]=/v1/chat/completions [anthropic]=/v1/messages)
     for p in "${PROVIDERS[@]}"; do
         log=${PRISM_LOG[$p]}
         size=$("$PY" "$UTIL" size "$log")

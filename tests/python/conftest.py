@@ -6,7 +6,7 @@ tests/run.sh starts the stand-ins and exports their addresses:
   GATEWAY_DIRECT_URL  a second gateway straight on the fakes, for fault injection and
                       stream timing (Prism buffers whole responses and hangs when an
                       upstream drops a stream mid-way)
-  GATEWAY_KEY, FAKE_{OPENAI,GROQ,TOGETHER,MISTRAL}_URL, FAKE_*_KEY
+  GATEWAY_KEY, FAKE_{OPENAI,GROQ,TOGETHER,MISTRAL,ANTHROPIC}_URL, FAKE_*_KEY
 A missing variable is an error, never a skip.
 """
 import os
@@ -17,7 +17,7 @@ import httpx
 import openai
 import pytest
 
-PROVIDERS = ("openai", "groq", "together", "mistral")
+PROVIDERS = ("openai", "groq", "together", "mistral", "anthropic")
 
 # One chat model per provider, addressed the way clients address them.
 CHAT_MODELS = {
@@ -25,6 +25,12 @@ CHAT_MODELS = {
     "groq": "groq/llama-3.1-8b-instant",
     "together": "together/meta-llama/Llama-3.3-70B-Instruct-Turbo",
     "mistral": "mistral/mistral-small-latest",
+    "anthropic": "anthropic/claude-sonnet-4-6",
+}
+# Where each native protocol's fake receives chat calls; the OpenAI dialect's end in
+# /chat/completions with a bearer key.
+NATIVE_CHAT_PATHS = {
+    "anthropic": "/v1/messages",
 }
 EMBED_MODELS = {
     "openai": "openai/text-embedding-3-small",

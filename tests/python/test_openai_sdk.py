@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from conftest import CHAT_MODELS, EMBED_MODELS, body_json
+from conftest import CHAT_MODELS, EMBED_MODELS, NATIVE_CHAT_PATHS, body_json
 
 PNG_1PX = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -84,8 +84,9 @@ def test_chat_each_provider(client, fakes, marker, provider):
     assert meta["request_id"] == raw.headers["x-request-id"]
     # The upstream saw the provider's own model id and the provider key, not the client's.
     call = fakes.find_one(provider, marker)
-    assert call["path"].endswith("/chat/completions")
-    assert call["authorization"] == f"Bearer {fakes.keys[provider]}"
+    assert call["path"].endswith(NATIVE_CHAT_PATHS.get(provider, "/chat/completions"))
+    if provider not in NATIVE_CHAT_PATHS:  # native protocols authenticate by their own headers
+        assert call["authorization"] == f"Bearer {fakes.keys[provider]}"
     assert body_json(call)["model"] == model.split("/", 1)[1]
 
 

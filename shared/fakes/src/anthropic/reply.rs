@@ -119,10 +119,15 @@ impl Reply {
 
     fn blocks(&self) -> Vec<Value> {
         match self {
-            Self::Text { text, .. } => vec![json!({"type": "text", "text": text, "citations": null})],
+            Self::Text { text, .. } => {
+                vec![json!({"type": "text", "text": text, "citations": null})]
+            }
             Self::ToolUses(calls) => calls
                 .iter()
-                .map(|c| json!({"type": "tool_use", "id": c.id, "name": c.name, "input": c.input, "caller": {"type": "direct"}}))
+                .map(|c| {
+                    json!({"type": "tool_use", "id": c.id, "name": c.name, "input": c.input,
+                        "caller": {"type": "direct"}})
+                })
                 .collect(),
         }
     }
@@ -147,7 +152,7 @@ impl Reply {
         id: &str,
         request: &MessagesRequest,
         usage: bool,
-    ) -> Vec<(&'static str, Value)> {
+    ) -> Vec<NamedEvent> {
         let mut start = envelope(id, &request.model);
         if usage {
             start["usage"] = usage_object(request.input_tokens, 1);
@@ -160,36 +165,39 @@ impl Reply {
         )];
         match self {
             Self::Text { text, .. } => {
-                events.push(("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": "", "citations": null}})));
+                let block = json!({"type": "text", "text": "", "citations": null});
+                events.push(block_start(0, block));
                 events.push(("ping", json!({"type": "ping"})));
                 for piece in pieces(text) {
-                    events.push(("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})));
+                    events.push(block_delta(0, json!({"type": "text_delta", "text": piece})));
                 }
-                events.push((
-                    "content_block_stop",
-                    json!({"type": "content_block_stop", "index": 0}),
-                ));
+                events.push(block_stop(0));
             }
             Self::ToolUses(calls) => {
                 for (index, call) in calls.iter().enumerate() {
-                    events.push(("content_block_start", json!({"type": "content_block_start", "index": index, "content_block": {"type": "tool_use", "id": call.id, "name": call.name, "input": {}, "caller": {"type": "direct"}}})));
+                    let block = json!({"type": "tool_use", "id": call.id, "name": call.name,
+                        "input": {}, "caller": {"type": "direct"}});
+                    events.push(block_start(index, block));
                     if index == 0 {
                         events.push(("ping", json!({"type": "ping"})));
                     }
                     let input = call.input.to_string();
                     for fragment in fragments(&input, INPUT_FRAGMENT_CHARS) {
-                        events.push(("content_block_delta", json!({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": fragment}})));
+                        let delta = json!({"type": "input_json_delta", "partial_json": fragment});
+                        events.push(block_delta(index, delta));
                     }
-                    events.push((
-                        "content_block_stop",
-                        json!({"type": "content_block_stop", "index": index}),
-                    ));
+                    events.push(block_stop(index));
                 }
             }
         }
         let mut delta = json!({
             "type": "message_delta",
-            "delta": {"stop_reason": self.stop_reason(), "stop_sequence": self.stop_sequence(), "stop_details": null, "container": null},
+            "delta": {
+                "stop_reason": self.stop_reason(),
+                "stop_sequence": self.stop_sequence(),
+                "stop_details": null,
+                "container": null,
+            },
         });
         if usage {
             delta["usage"] = json!({"output_tokens": self.output_tokens()});
@@ -198,6 +206,23 @@ impl Reply {
         events.push(("message_stop", json!({"type": "message_stop"})));
         events
     }
+}
+
+type NamedEvent = (&'static str, Value);
+
+fn block_start(index: usize, block: Value) -> NamedEvent {
+    let data = json!({"type": "content_block_start", "index": index, "content_block": block});
+    ("content_block_start", data)
+}
+
+fn block_delta(index: usize, delta: Value) -> NamedEvent {
+    let data = json!({"type": "content_block_delta", "index": index, "delta": delta});
+    ("content_block_delta", data)
+}
+
+fn block_stop(index: usize) -> NamedEvent {
+    let data = json!({"type": "content_block_stop", "index": index});
+    ("content_block_stop", data)
 }
 
 /// A Message with everything but its content and stop reason.
