@@ -61,9 +61,9 @@ struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:8080 (default: [server] bind).
     #[arg(long)]
     bind: Option<SocketAddr>,
-    /// Start simulated providers (OpenAI, Groq, Together, Mistral) and serve them with a printed
-    /// development key; no provider account needed. Replaces configured providers. Set
-    /// LLM_GATEWAY_DEMO_KEY to fix the key.
+    /// Start simulated providers (OpenAI, Groq, Together, Mistral, Anthropic) and serve them
+    /// with a printed development key; no provider account needed. Replaces configured
+    /// providers. Set LLM_GATEWAY_DEMO_KEY to fix the key.
     #[arg(long)]
     demo: bool,
 }

@@ -47,8 +47,9 @@ pub struct Anthropic {
     messages_url: reqwest::Url,
     api_key: Option<SecretString>,
     client: reqwest::Client,
-    /// Each catalog model's longest answer, by Anthropic's model name: Anthropic requires
-    /// `max_tokens`, and a client that sets none expects no limit below the model's own.
+    /// Each built-in catalog model's longest answer, by Anthropic's model name: Anthropic
+    /// requires `max_tokens`, and a client that sets none expects no limit below the model's
+    /// own. Models only a deployment's own catalog file adds get [`DEFAULT_MAX_TOKENS`].
     max_output_tokens: HashMap<String, u64>,
 }
 
