@@ -157,11 +157,16 @@ fn refuse_unmappable(request: &ChatRequest) -> Result<(), ProviderError> {
             "Anthropic does not support `seed`; its sampling cannot be made reproducible.",
         ));
     }
-    if request.logprobs == Some(true) || request.top_logprobs.is_some_and(|n| n > 0) {
-        return Err(ProviderError::unsupported(
-            "logprobs",
-            "Anthropic does not return log probabilities.",
-        ));
+    for (param, asked) in [
+        ("logprobs", request.logprobs == Some(true)),
+        ("top_logprobs", request.top_logprobs.is_some_and(|n| n > 0)),
+    ] {
+        if asked {
+            return Err(ProviderError::unsupported(
+                param,
+                "Anthropic does not return log probabilities.",
+            ));
+        }
     }
     for (param, value) in [
         ("presence_penalty", request.presence_penalty),
