@@ -447,3 +447,18 @@ async fn the_catalog_lists_the_anthropic_models() {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
 }
+
+#[tokio::test]
+async fn a_stream_that_fails_before_any_output_is_an_http_error_not_a_broken_stream() {
+    let app = spawn_app().await;
+    let response = app
+        .chat(&json!({"model": MODEL, "messages": user("[[fake disconnect_after=2]] hello"), "stream": true}))
+        .await;
+    assert_eq!(
+        response.status(),
+        502,
+        "message_start and a block start carry no output"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "stream_interrupted", "{body}");
+}

@@ -5,6 +5,11 @@
 //! final output count in `message_delta`; the usage chunk is written only once both are in,
 //! at `message_stop`, so streamed usage is never undercounted. A stream that ends without
 //! `message_stop`, or sends an `error` event, ends in an error, never silently.
+//!
+//! The `role` chunk goes out with the first chunk that has something in it, not at
+//! `message_start`: an `error` event (Anthropic's mid-stream `overloaded_error`) that comes
+//! before any output then reaches the gateway before anything reached the client, so the
+//! request can still fail over like a 529 answer.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -110,6 +115,7 @@ pub struct StreamTranslator {
     writer: Option<ChunkWriter>,
     blocks: HashMap<u32, OpenBlock>,
     tool_calls: u32,
+    role_sent: bool,
     usage: Option<AnthropicUsage>,
     stop_reason: Option<String>,
     finished: bool,
@@ -122,6 +128,7 @@ impl StreamTranslator {
             writer: None,
             blocks: HashMap::new(),
             tool_calls: 0,
+            role_sent: false,
             usage: None,
             stop_reason: None,
             finished: false,
@@ -133,16 +140,30 @@ impl StreamTranslator {
         self.finished
     }
 
-    /// The chunks one event becomes (often none).
+    /// The chunks one event becomes (often none); the first non-empty batch starts with the
+    /// `role` chunk.
     pub fn on_event(&mut self, event: &str, data: &str) -> Result<Vec<Bytes>, ProviderError> {
+        let mut chunks = self.translate(event, data)?;
+        if !chunks.is_empty()
+            && !self.role_sent
+            && let Some(writer) = &self.writer
+        {
+            chunks.insert(0, writer.role());
+            self.role_sent = true;
+        }
+        Ok(chunks)
+    }
+
+    fn translate(&mut self, event: &str, data: &str) -> Result<Vec<Bytes>, ProviderError> {
         match event {
             "message_start" => {
                 let start: MessageStart = self.parse(event, data)?;
-                let writer = ChunkWriter::new(Some(start.message.id), start.message.model);
-                let role = writer.role();
-                self.writer = Some(writer);
+                self.writer = Some(ChunkWriter::new(
+                    Some(start.message.id),
+                    start.message.model,
+                ));
                 self.usage = start.message.usage;
-                Ok(vec![role])
+                Ok(Vec::new())
             }
             "content_block_start" => {
                 let start: BlockStart = self.parse(event, data)?;
@@ -363,7 +384,12 @@ mod tests {
                 r#"{"index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"now","input":{}}}"#,
             )
             .unwrap();
-        assert_eq!(start.len(), 1);
+        assert_eq!(
+            start.len(),
+            2,
+            "the role chunk, then the call's first delta"
+        );
+        assert_eq!(parse(&start[0])["choices"][0]["delta"]["role"], "assistant");
         let stop = t.on_event("content_block_stop", r#"{"index":0}"#).unwrap();
         assert_eq!(
             parse(&stop[0])["choices"][0]["delta"]["tool_calls"][0],
