@@ -6,6 +6,8 @@
 //! before the generated answer. Any other path is a 404 in Anthropic's error shape.
 
 mod error;
+mod fields;
+mod messages;
 mod reply;
 mod request;
 
