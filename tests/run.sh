@@ -6,8 +6,8 @@
 #            their lock files are unchanged.
 # 2. rust    cargo fmt --check, clippy -D warnings, build, test (whole workspace).
 # 3. stand-ins on loopback, free ports picked at run time: one fake provider per
-#            provider (openai, groq, together, mistral, cohere; each speaking its own
-#            dialect), a Prism proxy in front of each validating every request against
+#            provider (openai, groq, together, mistral, anthropic, cohere, gemini; each speaking
+#            its own dialect or protocol), a Prism proxy in front of each validating every request against
 #            that provider's own spec, the gateway under test pointed at the proxies, and
 #            a second gateway straight on the fakes for fault-injection tests.
 #            Prism's proxy drops the SSE body of an operation its spec declares JSON-only
@@ -212,29 +212,31 @@ phase_done rust $T0
 
 # ---------------------------------------------------------------- 3. stand-ins
 # provider | prepare flags (conformance README) | path prefix the gateway uses | models | embedding models
-PROVIDERS=(openai groq together mistral cohere gemini)
+PROVIDERS=(openai groq together mistral anthropic cohere gemini)
 declare -A SPEC_FILE=(
     [openai]=openai/openapi.yaml [groq]=groq/openapi.yaml
     [together]=together/openapi.yaml [mistral]=mistral/openapi.yaml
-    [cohere]=cohere/openapi.yaml [gemini]=gemini/openapi-v1beta.json)
+    [anthropic]=anthropic/openapi.json [cohere]=cohere/openapi.yaml [gemini]=gemini/openapi-v1beta.json)
 declare -A ONLY_PATHS=(
     [openai]='^/(chat/completions|models|embeddings)$'
     [groq]='^/openai/v1/(chat/completions|models|embeddings)$'
     [together]='^/(chat/completions|models|embeddings)$'
     [mistral]='^/v1/(chat/completions|embeddings|models)$'
+    [anthropic]='^/v1/(messages|models|messages/count_tokens)$'
     [cohere]='^/v2/(chat|embed)$'
     [gemini]='^/v1beta/models/\{model\}:(generateContent|streamGenerateContent|embedContent|batchEmbedContents)$')
 # Further prepare flags (conformance README): Gemini's schema requires `model` in bodies that
 # carry it in the URL path.
 declare -A PREPARE_FLAGS=(
     [gemini]="--unrequire GenerateContentRequest.model --unrequire EmbedContentRequest.model")
-declare -A PREFIX=([openai]="" [groq]="/openai/v1" [together]="" [mistral]="/v1" [cohere]="" [gemini]="")
+declare -A PREFIX=([openai]="" [groq]="/openai/v1" [together]="" [mistral]="/v1" [anthropic]="" [cohere]="" [gemini]="")
 declare -A MODELS=(
     [openai]="gpt-4o,gpt-4o-mini" [groq]="llama-3.3-70b-versatile,llama-3.1-8b-instant"
     [together]="meta-llama/Llama-3.3-70B-Instruct-Turbo" [mistral]="mistral-large-latest,mistral-small-latest"
+    [anthropic]="claude-sonnet-4-6,claude-haiku-4-5-20251001"
     [cohere]="command-a-03-2025,command-r-08-2024,command-r7b-12-2024,command-a-vision-07-2025"
     [gemini]="gemini-2.5-flash,gemini-2.5-pro")
-declare -A EMBED_MODELS=([openai]="text-embedding-3-small" [groq]="" [together]="" [mistral]="mistral-embed"
+declare -A EMBED_MODELS=([openai]="text-embedding-3-small" [groq]="" [together]="" [mistral]="mistral-embed" [anthropic]=""
     [cohere]="embed-v4.0,embed-english-v3.0" [gemini]="gemini-embedding-001")
 # AWS providers: fakes without Prism. SageMaker serves endpoints; AWS_ENDPOINTS maps the
 # gateway's model names to them.
@@ -411,14 +413,14 @@ else
     for p in "${PROVIDERS[@]}"; do fake_args+=("$p=http://127.0.0.1:${FAKE_PORT[$p]}"); done
     echo "fields the gateway sent upstream that the provider's spec does not define:"
     if "$PY" "$REPO/tests/conformance/upstream_fields.py" "$RUN_DIR/specs" "${fake_args[@]}" \
-        --strict openai,together,mistral,cohere,gemini --ignore-model negative-control; then
+        --strict openai,together,mistral,anthropic,cohere,gemini --ignore-model negative-control; then
         record PASS "upstream bodies carry only fields of the provider's spec (groq: information only)"
     else
         record FAIL "upstream bodies carry only fields of the provider's spec (groq: information only)"
     fi
     declare -A NEG_PATH=([openai]=/chat/completions [groq]=/openai/v1/chat/completions
-        [together]=/chat/completions [mistral]=/v1/chat/completions [cohere]=/v2/chat
-        [gemini]=/v1beta/models/negative-control:generateContent)
+        [together]=/chat/completions [mistral]=/v1/chat/completions [anthropic]=/v1/messages
+        [cohere]=/v2/chat [gemini]=/v1beta/models/negative-control:generateContent)
     for p in "${PROVIDERS[@]}"; do
         log=${PRISM_LOG[$p]}
         size=$("$PY" "$UTIL" size "$log")

@@ -50,6 +50,16 @@ const PROVIDERS: &[(&str, Dialect, &[&str], &[&str])] = &[
         &["mistral-embed"],
     ),
     (
+        "anthropic",
+        Dialect::Anthropic,
+        &[
+            "claude-sonnet-4-6",
+            "claude-haiku-4-5-20251001",
+            "claude-3-haiku-20240307",
+        ],
+        &[],
+    ),
+    (
         "cohere",
         Dialect::Cohere,
         &[

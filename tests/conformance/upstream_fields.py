@@ -4,11 +4,12 @@
 Prism cannot see these (the specs have no `additionalProperties: false`, so a typo such as
 `max_token` or an OpenAI-only field sent to Mistral passes), while several real providers
 reject unknown fields outright (OpenAI: 400 "Unrecognized request argument"; Mistral: 422
-"Extra inputs are not permitted"). This reads every call the fake providers recorded
-(GET /__fake/calls) and compares each chat/embeddings body with the request schema of the
-same operation in the provider's prepared spec.
+"Extra inputs are not permitted"; Anthropic: 400 "Extra inputs are not permitted"). This reads every call the fake providers recorded
+(GET /__fake/calls) and compares each chat/embeddings body (Anthropic: messages) with the
+request schema of the same operation in the provider's prepared spec, matched by the last
+segment of the path.
 
-  upstream_fields.py SPECS_DIR PROVIDER=FAKE_URL... [--strict openai,together,mistral,gemini]
+  upstream_fields.py SPECS_DIR PROVIDER=FAKE_URL... [--strict openai,together,mistral,anthropic,cohere,gemini]
                      [--ignore-model NAME]
 
 Providers in --strict fail the check. For the others the findings are printed as
@@ -67,7 +68,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("specs_dir")
     p.add_argument("fakes", nargs="+", help="provider=http://127.0.0.1:PORT")
-    p.add_argument("--strict", default="openai,together,mistral")
+    p.add_argument("--strict", default="openai,together,mistral,anthropic,cohere,gemini")
     p.add_argument("--ignore-model", action="append", default=[])
     a = p.parse_args()
     strict = set(filter(None, a.strict.split(",")))

@@ -177,3 +177,40 @@ test('models list', async () => {
     assert.ok(ids.includes(id), `${id} missing from /v1/models`);
   }
 });
+
+test('anthropic: streamed tool call and text, assembled by the SDK', async () => {
+  const model = 'anthropic/claude-sonnet-4-6';
+  const runner = client.chat.completions.stream({
+    model,
+    messages: [{ role: 'user', content: 'Weather in Lisbon?' }],
+    tools: [WEATHER_TOOL],
+    stream_options: { include_usage: true },
+  });
+  const completion = await runner.finalChatCompletion();
+  const call = completion.choices[0].message.tool_calls[0];
+  assert.equal(completion.choices[0].finish_reason, 'tool_calls');
+  assert.match(call.id, /^toolu_/);
+  assert.deepEqual(JSON.parse(call.function.arguments), { city: 'example' });
+  assert.ok(completion.usage.prompt_tokens > 0 && completion.usage.completion_tokens > 0);
+  const answer = await client.chat.completions.create({
+    model,
+    tools: [WEATHER_TOOL],
+    messages: [
+      { role: 'user', content: 'Weather in Lisbon?' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          {
+            id: call.id,
+            type: 'function',
+            function: { name: call.function.name, arguments: call.function.arguments },
+          },
+        ],
+      },
+      { role: 'tool', tool_call_id: call.id, content: 'Sunny, 24C' },
+    ],
+  });
+  assert.match(answer.choices[0].message.content, /The tool returned: Sunny, 24C/);
+  assert.equal(answer['x-llm-gateway'].provider, 'anthropic');
+});

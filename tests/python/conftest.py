@@ -6,8 +6,8 @@ tests/run.sh starts the stand-ins and exports their addresses:
   GATEWAY_DIRECT_URL  a second gateway straight on the fakes, for fault injection and
                       stream timing (Prism buffers whole responses and hangs when an
                       upstream drops a stream mid-way)
-  GATEWAY_KEY, FAKE_{OPENAI,GROQ,TOGETHER,MISTRAL,COHERE,GEMINI,BEDROCK,SAGEMAKER}_URL, FAKE_*_KEY
-                      (the AWS fakes are reached directly: no Prism for their protocols)
+  GATEWAY_KEY, FAKE_{OPENAI,GROQ,TOGETHER,MISTRAL,ANTHROPIC,COHERE,GEMINI,BEDROCK,SAGEMAKER}_URL,
+  FAKE_*_KEY          (the AWS fakes are reached directly: no Prism for their protocols)
 A missing variable is an error, never a skip.
 """
 import os
@@ -18,7 +18,9 @@ import httpx
 import openai
 import pytest
 
-PROVIDERS = ("openai", "groq", "together", "mistral", "cohere", "gemini", "bedrock", "sagemaker")
+PROVIDERS = (
+    "openai", "groq", "together", "mistral", "anthropic", "cohere", "gemini", "bedrock", "sagemaker",
+)
 
 # One chat model per provider, addressed the way clients address them.
 CHAT_MODELS = {
@@ -26,6 +28,7 @@ CHAT_MODELS = {
     "groq": "groq/llama-3.1-8b-instant",
     "together": "together/meta-llama/Llama-3.3-70B-Instruct-Turbo",
     "mistral": "mistral/mistral-small-latest",
+    "anthropic": "anthropic/claude-sonnet-4-6",
     "cohere": "cohere/command-a-03-2025",
     "gemini": "gemini/gemini-2.5-flash",
     "bedrock": "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0",
@@ -40,6 +43,7 @@ EMBED_MODELS = {
 }
 # The upstream path of a chat call, where it is not OpenAI's `/chat/completions`.
 CHAT_PATHS = {
+    "anthropic": "/v1/messages",
     "cohere": "/v2/chat",
 }
 

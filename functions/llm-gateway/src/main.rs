@@ -61,9 +61,9 @@ struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:8080 (default: [server] bind).
     #[arg(long)]
     bind: Option<SocketAddr>,
-    /// Start simulated providers (OpenAI, Groq, Together, Mistral, Cohere, Gemini, Bedrock) and serve them with a printed
-    /// development key; no provider account needed. Replaces configured providers. Set
-    /// LLM_GATEWAY_DEMO_KEY to fix the key.
+    /// Start simulated providers (OpenAI, Groq, Together, Mistral, Anthropic, Cohere, Gemini,
+    /// Bedrock) and serve them with a printed development key; no provider account needed.
+    /// Replaces configured providers. Set LLM_GATEWAY_DEMO_KEY to fix the key.
     #[arg(long)]
     demo: bool,
 }
@@ -84,6 +84,7 @@ enum FakeDialect {
     Gemini,
     Bedrock,
     Sagemaker,
+    Anthropic,
 }
 
 #[derive(clap::Args)]
@@ -92,7 +93,8 @@ struct FakeArgs {
     dialect: FakeDialect,
     #[arg(long, default_value = "127.0.0.1:0")]
     bind: SocketAddr,
-    /// Require this bearer key (bedrock, sagemaker: this SigV4 access key id).
+    /// Require this key (as a bearer token; in `x-api-key` for Anthropic; for bedrock and
+    /// sagemaker, the SigV4 access key id).
     #[arg(long)]
     api_key: Option<String>,
     /// Chat models to serve (comma-separated; default: any).
@@ -220,6 +222,7 @@ async fn fake_command(args: FakeArgs) -> anyhow::Result<()> {
         FakeDialect::Gemini => gateway_fakes::Dialect::Gemini,
         FakeDialect::Bedrock => gateway_fakes::Dialect::Bedrock,
         FakeDialect::Sagemaker => gateway_fakes::Dialect::Sagemaker,
+        FakeDialect::Anthropic => gateway_fakes::Dialect::Anthropic,
     };
     let options = FakeOptions {
         api_key: args.api_key,

@@ -124,7 +124,14 @@ async fn serve_demo_prints_the_fixed_key_and_serves_every_simulated_provider() {
         .iter()
         .map(|m| m["id"].as_str().unwrap())
         .collect();
-    for provider in ["openai/", "groq/", "together/", "mistral/", "gemini/"] {
+    for provider in [
+        "openai/",
+        "groq/",
+        "together/",
+        "mistral/",
+        "anthropic/",
+        "gemini/",
+    ] {
         assert!(
             ids.iter().any(|id| id.starts_with(provider)),
             "{provider} in {ids:?}"
@@ -151,17 +158,20 @@ async fn serve_demo_prints_the_fixed_key_and_serves_every_simulated_provider() {
         answer["x-llm-gateway"]["routing_decision"],
         "cost_optimized"
     );
-    let gemini: serde_json::Value = client
+    let claude: serde_json::Value = client
         .post(format!("{url}/v1/chat/completions"))
         .bearer_auth(DEMO_KEY)
-        .json(&serde_json::json!({"model": "gemini/gemini-2.5-flash", "messages": [{"role": "user", "content": "Hi"}]}))
+        .json(&serde_json::json!({"model": "anthropic/claude-haiku-4-5", "messages": [{"role": "user", "content": "Hello, Claude!"}]}))
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(gemini["x-llm-gateway"]["provider"], "gemini", "{gemini}");
+    assert_eq!(
+        claude["choices"][0]["message"]["content"],
+        "This is a simulated reply from claude-haiku-4-5-20251001. You said: Hello, Claude!"
+    );
 }
 
 #[test]

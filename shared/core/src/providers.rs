@@ -15,6 +15,8 @@ pub enum Dialect {
     /// A self-hosted or third-party server that speaks the OpenAI API (vLLM, TGI, llama.cpp,
     /// Ollama, LM Studio, …).
     OpenaiCompatible,
+    /// Anthropic's Messages API (`POST /v1/messages`), translated both ways.
+    Anthropic,
     /// Cohere's own v2 API (`/v2/chat`, `/v2/embed`), translated to and from OpenAI's.
     Cohere,
     /// Google Gemini's native API (`generateContent`, `streamGenerateContent`, `embedContent`).
@@ -89,6 +91,13 @@ pub const BUILT_IN_PROVIDERS: &[BuiltInProvider] = &[
         base_url: "https://api.mistral.ai/v1",
         key_env: "MISTRAL_API_KEY",
         base_url_env: "MISTRAL_BASE_URL",
+    },
+    BuiltInProvider {
+        id: "anthropic",
+        dialect: Dialect::Anthropic,
+        base_url: "https://api.anthropic.com",
+        key_env: "ANTHROPIC_API_KEY",
+        base_url_env: "ANTHROPIC_BASE_URL",
     },
     BuiltInProvider {
         id: "cohere",

@@ -20,6 +20,7 @@
 //! `GET /__fake/calls` for out-of-process tests), so tests can assert what reached the
 //! provider and whether the gateway cancelled it.
 
+mod anthropic;
 mod aws;
 mod bedrock;
 mod calls;
@@ -63,6 +64,11 @@ pub enum Dialect {
     /// 1.5, closed message objects, no `stream_options` (streams always end with usage),
     /// and 422 `{"object": "error", ...}` replies to schema violations.
     Mistral,
+    /// Anthropic's Messages API (`POST /v1/messages`, `GET /v1/models`, at the root):
+    /// `x-api-key` and `anthropic-version` headers, strict validation against Anthropic's
+    /// spec, `{"type": "error", "error": {...}}` bodies (529 `overloaded_error`), and
+    /// named SSE events for streams.
+    Anthropic,
     /// Cohere's v2 API (`/v2/chat` JSON or SSE named events, `/v2/embed`): closed request
     /// objects, `p`/`k`, `REQUIRED`/`NONE` tool choice, `{"id", "message"}` errors.
     Cohere,
@@ -164,9 +170,10 @@ impl FakeServer {
         self.addr
     }
 
-    /// Base URL for the dialect's clients: `http://127.0.0.1:4100/v1` for OpenAI-style ones,
-    /// the bare origin for Cohere (whose paths start `/v2`). An unspecified bind address
-    /// (`0.0.0.0`, `::`) is reported as loopback.
+    /// Base URL as the emulated provider's clients take it: `http://127.0.0.1:4100/v1` for
+    /// OpenAI-style dialects, the bare origin for Anthropic and Cohere (whose clients append
+    /// `/v1/messages` and `/v2/chat`). An unspecified bind address (`0.0.0.0`, `::`) is
+    /// reported as loopback.
     pub fn base_url(&self) -> String {
         let mut addr = self.addr;
         if addr.ip().is_unspecified() {
@@ -176,7 +183,7 @@ impl FakeServer {
             });
         }
         match self.dialect {
-            Dialect::Cohere => format!("http://{addr}"),
+            Dialect::Anthropic | Dialect::Cohere => format!("http://{addr}"),
             _ => format!("http://{addr}/v1"),
         }
     }

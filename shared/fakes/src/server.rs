@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::{
-    Dialect, FakeOptions, bedrock,
+    Dialect, FakeOptions, anthropic, bedrock,
     calls::{CallLog, RecordedCall},
     cohere, gemini, openai, sagemaker,
 };
@@ -118,6 +118,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Dialect::OpenAi | Dialect::Groq | Dialect::Together | Dialect::Mistral => {
             openai::handle(&shared, incoming, call).await
         }
+        Dialect::Anthropic => anthropic::handle(&shared, incoming, call).await,
         Dialect::Cohere => cohere::handle(&shared, incoming, call).await,
         Dialect::Gemini => gemini::handle(&shared, incoming, call).await,
         Dialect::Bedrock => bedrock::handle(&shared, incoming, call).await,

@@ -89,6 +89,7 @@ pub(crate) fn is_context_length(message: &str, code: Option<&str>) -> bool {
         || lower.contains("maximum context")
         || lower.contains("context window")
         || lower.contains("prompt is too long")
+        || lower.contains("exceed context limit")
         || lower.contains("too many tokens")
         || lower.contains("input token count")
         // Bedrock's ValidationException wording.

@@ -3,11 +3,15 @@
 //!
 //! - [`openai_compatible`]: OpenAI and every provider that speaks its dialect (Groq, Together,
 //!   Mistral, self-hosted vLLM/TGI/llama.cpp/Ollama), with each one's quirks.
+//! - [`anthropic`]: Anthropic's Messages API, translated both ways.
 //! - [`cohere`]: Cohere's v2 chat and embed API.
 //! - [`gemini`]: Google Gemini's native API (generateContent, streamGenerateContent, embedContent).
+//! - [`bedrock`]: AWS Bedrock Converse / ConverseStream, Titan embeddings (AWS SDK).
+//! - [`sagemaker`]: SageMaker endpoints whose containers speak OpenAI's schema (AWS SDK).
 //! - [`translate`]: OpenAI-shaped answers built from other protocols' parts, for native adapters.
 //! - [`http`]: the one HTTP client all adapters share, and how transport failures read.
 
+pub mod anthropic;
 mod aws;
 pub mod bedrock;
 pub mod cohere;
@@ -61,6 +65,7 @@ pub fn build(
         Dialect::Sagemaker => {
             Arc::new(sagemaker::Sagemaker::new(provider).ok_or_else(|| no_aws(provider))?)
         }
+        Dialect::Anthropic => Arc::new(anthropic::Anthropic::new(provider, client.clone())?),
     })
 }
 

@@ -19,6 +19,7 @@ pub const SIMULATED_PROVIDERS: &[(&str, Dialect)] = &[
     ("groq", Dialect::Groq),
     ("together", Dialect::Together),
     ("mistral", Dialect::Mistral),
+    ("anthropic", Dialect::Anthropic),
     ("cohere", Dialect::Cohere),
     ("gemini", Dialect::Gemini),
     ("bedrock", Dialect::Bedrock),

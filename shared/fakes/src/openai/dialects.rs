@@ -35,14 +35,17 @@ pub(crate) struct Rules {
 impl Rules {
     pub(super) fn of(dialect: Dialect) -> &'static Self {
         match dialect {
-            // Cohere is not an OpenAI-style dialect; `server.rs` never routes it here.
-            Dialect::OpenAi | Dialect::Cohere => &OPENAI,
+            Dialect::OpenAi => &OPENAI,
             Dialect::Groq => &GROQ,
             Dialect::Together => &TOGETHER,
             Dialect::Mistral => &MISTRAL,
             // SageMaker containers (vLLM, TGI, LMI) take what OpenAI takes; the native protocols
             // are served by modules of their own and never come here.
-            Dialect::Sagemaker | Dialect::Gemini | Dialect::Bedrock => &OPENAI,
+            Dialect::Sagemaker
+            | Dialect::Anthropic
+            | Dialect::Cohere
+            | Dialect::Gemini
+            | Dialect::Bedrock => &OPENAI,
         }
     }
 
