@@ -1,3 +1,6 @@
+//! Rate-limit counters: admission up to the limit, reconciliation, expiry, and the limit holding
+//! under concurrent callers.
+
 use gateway_store::model::id::new_id;
 use gateway_store::{Admission, Store, Timestamp};
 

@@ -1,3 +1,6 @@
+//! API keys: lookup by hash whatever the status, uniqueness, revocation, expiry, rotation with a
+//! grace period (atomic: all or nothing), IP allowlists and last use.
+
 use gateway_core::keys::{GatewayKeyHash, KeyEnvironment};
 use gateway_store::model::api_key::{ApiKey, KeyStatus};
 use gateway_store::model::org::Plan;

@@ -1,3 +1,6 @@
+//! The request log (pagination newest first, every filter, TTL) and the audit log (search,
+//! pages, JSON and CSV export, per-organisation retention).
+
 use gateway_store::model::audit::{AuditEvent, AuditOutcome, CSV_HEADER, export_csv, export_json};
 use gateway_store::model::org::{AuditRetentionDays, Organization, Plan};
 use gateway_store::model::query::{AuditQuery, Cursor, ReceiptQuery};

@@ -1,3 +1,5 @@
+//! Organisations (unique ids and names, rename) and members (unique per organisation, roles).
+
 use gateway_store::model::member::{Member, Role};
 use gateway_store::model::org::{AuditRetentionDays, Organization, Plan, PlanLimits};
 use gateway_store::{Store, StoreError};
