@@ -4,7 +4,10 @@
 # 1. tools   Python venv (tests/python/requirements.txt) and Node modules
 #            (tests/node/package-lock.json), installed into a cache and re-used while
 #            their lock files are unchanged.
-# 2. rust    cargo fmt --check, clippy -D warnings, build, test (whole workspace).
+# 2. rust    cargo fmt --check, clippy -D warnings, build, test (whole workspace); a moto
+#            server (tests/conformance/moto_serial.py) on a free loopback port for the
+#            DynamoDB store contract tests (LLM_GATEWAY_TEST_DYNAMODB_URL), started
+#            before cargo test.
 # 3. stand-ins on loopback, free ports picked at run time: one fake provider per
 #            provider (openai, groq, together, mistral, anthropic, cohere, gemini; each speaking
 #            its own dialect or protocol), a Prism proxy in front of each validating every request against
@@ -191,6 +194,17 @@ fi
 phase_done tools $T0
 
 # ---------------------------------------------------------------- 2. rust
+start_moto() { # for shared/store/tests/contract_dynamodb.rs; stopped by cleanup()
+    local port
+    port=$("$PY" "$UTIL" ports 1) || return 1
+    # moto's server, one request at a time (why: tests/conformance/moto_serial.py).
+    echo "moto: $PY tests/conformance/moto_serial.py 127.0.0.1 $port"
+    start_bg "$RUN_DIR/moto.log" "$PY" "$REPO/tests/conformance/moto_serial.py" 127.0.0.1 "$port"
+    "$PY" "$UTIL" wait-http "http://127.0.0.1:$port/moto-api/data.json" 60 --pid "$BG_PID" ||
+        { tail -n 20 "$RUN_DIR/moto.log"; return 1; }
+    export LLM_GATEWAY_TEST_DYNAMODB_URL="http://127.0.0.1:$port"
+}
+
 banner "2. rust (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
 T0=$SECONDS
 BUILD_OK=1
@@ -205,6 +219,11 @@ else
         # Still run the client suites if the gateway binary itself builds (the failure
         # above is recorded already); never against a binary left from an earlier build.
         step "cargo build -p llm-gateway (binary for the suites)" cargo build -p llm-gateway || BUILD_OK=0
+    fi
+    if [ $TOOLS_OK = 1 ]; then
+        step "start moto server (DynamoDB stand-in)" start_moto
+    else
+        could_not_run "start moto server (DynamoDB stand-in)" "tools are not installed"
     fi
     step "cargo test" cargo test --workspace --all-targets
 fi

@@ -1,0 +1,155 @@
+//! The ports: what the gateway asks of storage, whichever backend answers. Every backend passes
+//! the same contract suite (`tests/contract/`), so code written against these traits behaves
+//! the same on an SQLite file and on a DynamoDB table.
+
+use async_trait::async_trait;
+use gateway_core::keys::GatewayKeyHash;
+
+use crate::error::StoreResult;
+use crate::model::api_key::ApiKey;
+use crate::model::audit::AuditEvent;
+use crate::model::member::{Member, Role};
+use crate::model::org::Organization;
+use crate::model::query::{AuditQuery, Page, ReceiptQuery};
+use crate::model::receipt::ReceiptRecord;
+use crate::time::Timestamp;
+
+/// Organisations and their members.
+#[async_trait]
+pub trait OrgStore: Send + Sync {
+    /// `Conflict` when the id or the name is taken.
+    async fn create_org(&self, org: &Organization) -> StoreResult<()>;
+    async fn get_org(&self, org_id: &str) -> StoreResult<Organization>;
+    async fn find_org_by_name(&self, name: &str) -> StoreResult<Organization>;
+    /// Replaces the stored organisation (same id); `Conflict` when a new name is taken.
+    async fn update_org(&self, org: &Organization) -> StoreResult<()>;
+
+    /// `Conflict` when the user is already a member; `NotFound` when the organisation is not.
+    async fn add_member(&self, member: &Member) -> StoreResult<()>;
+    async fn get_member(&self, org_id: &str, user_id: &str) -> StoreResult<Member>;
+    /// Ordered by user id.
+    async fn list_members(&self, org_id: &str) -> StoreResult<Vec<Member>>;
+    async fn set_member_role(&self, org_id: &str, user_id: &str, role: Role) -> StoreResult<()>;
+    async fn remove_member(&self, org_id: &str, user_id: &str) -> StoreResult<()>;
+}
+
+/// API keys, found by the hash of the secret a client presents.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// `Conflict` when the id or the hash is already stored.
+    async fn insert_key(&self, key: &ApiKey) -> StoreResult<()>;
+    /// The key whatever its status (revoked, expired, replaced), so the caller can say why it
+    /// refuses it; `NotFound` only when no key has this hash.
+    async fn find_key_by_hash(&self, hash: &GatewayKeyHash) -> StoreResult<ApiKey>;
+    async fn get_key(&self, org_id: &str, key_id: &str) -> StoreResult<ApiKey>;
+    /// Oldest first.
+    async fn list_keys(&self, org_id: &str) -> StoreResult<Vec<ApiKey>>;
+    /// Revoking a revoked key keeps the first revocation time.
+    async fn revoke_key(&self, org_id: &str, key_id: &str, at: Timestamp) -> StoreResult<()>;
+    /// In one atomic step: store `new_key` and mark `old_key_id` as replaced by it, usable until
+    /// `old_valid_until` (the grace period). `Conflict` when the old key is revoked or already
+    /// rotated, or the new key's hash is taken; then nothing is written.
+    async fn rotate_key(
+        &self,
+        org_id: &str,
+        old_key_id: &str,
+        new_key: &ApiKey,
+        old_valid_until: Timestamp,
+    ) -> StoreResult<()>;
+    /// Records a use. Cheap: a write happens only when the stored time is older than
+    /// [`LAST_USED_RESOLUTION_MS`], so callers need not coalesce; unknown keys are ignored.
+    async fn touch_key(&self, key_id: &str, at: Timestamp) -> StoreResult<()>;
+}
+
+/// How stale `last_used_at` may be: a key used every second is written once a minute.
+pub const LAST_USED_RESOLUTION_MS: i64 = 60_000;
+
+/// The outcome of [`Counters::add`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    pub admitted: bool,
+    /// The window's count after the call (with the amount when admitted, without when not).
+    pub count: u64,
+}
+
+/// Fixed-window counters for rate limits (requests and tokens per minute, requests per day),
+/// shared by every gateway process that uses the same store.
+#[async_trait]
+pub trait Counters: Send + Sync {
+    /// Atomically adds `amount` to the window `(key, window_start)` only if the result stays
+    /// within `limit`; concurrent callers never admit more than `limit` in total. The window
+    /// lives until `expires_at`.
+    async fn add(
+        &self,
+        key: &str,
+        window_start: Timestamp,
+        amount: u64,
+        limit: u64,
+        expires_at: Timestamp,
+    ) -> StoreResult<Admission>;
+    /// Adds `delta` (negative to give back) without a limit: reconciles an estimate (tokens per
+    /// minute) with the actual figure. Returns the new count (never below zero).
+    async fn adjust(
+        &self,
+        key: &str,
+        window_start: Timestamp,
+        delta: i64,
+        expires_at: Timestamp,
+    ) -> StoreResult<u64>;
+    /// The window's count (0 when absent or expired).
+    async fn get(&self, key: &str, window_start: Timestamp) -> StoreResult<u64>;
+    /// Deletes windows expired at `now`; returns how many.
+    async fn purge_expired_counters(&self, now: Timestamp) -> StoreResult<u64>;
+}
+
+/// The request log: one receipt per request.
+#[async_trait]
+pub trait ReceiptStore: Send + Sync {
+    /// Stores every record; a record whose request id is already stored replaces it.
+    async fn append_receipts(&self, records: &[ReceiptRecord]) -> StoreResult<()>;
+    /// Newest first; records expired at `now` are never returned.
+    async fn query_receipts(
+        &self,
+        query: &ReceiptQuery,
+        now: Timestamp,
+    ) -> StoreResult<Page<ReceiptRecord>>;
+    /// Deletes records expired at `now`; returns how many.
+    async fn purge_expired_receipts(&self, now: Timestamp) -> StoreResult<u64>;
+}
+
+/// The audit log: admin actions and security events.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()>;
+    /// Newest first; events past their retention at `now` are never returned.
+    async fn query_audit(
+        &self,
+        query: &AuditQuery,
+        now: Timestamp,
+    ) -> StoreResult<Page<AuditEvent>>;
+    /// Deletes events past their retention at `now`; returns how many.
+    async fn purge_expired_audit(&self, now: Timestamp) -> StoreResult<u64>;
+}
+
+/// Every port at once, for code that takes one store handle.
+pub trait Store: OrgStore + KeyStore + Counters + ReceiptStore + AuditLog {}
+
+impl<T: OrgStore + KeyStore + Counters + ReceiptStore + AuditLog> Store for T {}
+
+/// Every audit event matching `query` (all pages), for export.
+pub async fn collect_audit(
+    log: &dyn AuditLog,
+    query: &AuditQuery,
+    now: Timestamp,
+) -> StoreResult<Vec<AuditEvent>> {
+    let mut query = query.clone();
+    let mut events = Vec::new();
+    loop {
+        let page = log.query_audit(&query, now).await?;
+        events.extend(page.items);
+        match page.next {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return Ok(events),
+        }
+    }
+}
