@@ -21,7 +21,7 @@ use bytes::{BufMut, BytesMut};
 use futures::{Stream, StreamExt};
 use gateway_core::receipt::{Receipt, UsageSource};
 use gateway_core::upstream::{ChunkStream, Provider, ProviderError, ProviderErrorKind};
-use gateway_core::wire::{ChatRequest, ChunkView, Message, Usage};
+use gateway_core::wire::{ChatRequest, ChunkView, Usage};
 use gateway_core::{ApiError, tokens};
 use serde::Serialize;
 use serde_json::Value;
@@ -39,9 +39,9 @@ pub async fn relay(
     routed: Routed,
     provider: Arc<dyn Provider>,
     request: ChatRequest,
+    request_body: Bytes,
 ) -> Result<Response<Body>, ApiError> {
     let client_wants_usage = request.wants_stream_usage();
-    let messages = request.messages.clone();
     let provider_id = provider.id().to_owned();
     let first_deadline = Instant::now() + state.upstream.first_chunk_timeout();
 
@@ -69,7 +69,7 @@ pub async fn relay(
         idle_timeout: state.upstream.idle_timeout(),
         provider_id,
         routed,
-        messages,
+        request_body,
         client_wants_usage,
         out: VecDeque::new(),
         held: None,
@@ -111,7 +111,8 @@ struct Relay {
     idle_timeout: Duration,
     provider_id: String,
     routed: Routed,
-    messages: Vec<Message>,
+    /// Read again only if the provider reports no usage.
+    request_body: Bytes,
     client_wants_usage: bool,
     out: VecDeque<Bytes>,
     held: Option<Held>,
@@ -232,7 +233,7 @@ impl Relay {
             Some(usage) => (usage, UsageSource::Provider),
             None => (
                 usage::count(
-                    std::mem::take(&mut self.messages),
+                    std::mem::take(&mut self.request_body),
                     std::mem::take(&mut self.output),
                 )
                 .await,

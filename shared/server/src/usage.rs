@@ -1,12 +1,28 @@
 //! Usage the provider did not report, counted by the gateway on the blocking pool.
+//!
+//! The prompt is read again from the request body only here, when it is needed: the common case
+//! (the provider reports usage) then costs nothing, however long the prompt.
 
+use bytes::Bytes;
 use gateway_core::tokens::{self, OutputText};
 use gateway_core::wire::{Message, Usage};
+use serde::Deserialize;
 
-/// Counts the prompt and the completion without holding up the async runtime.
-pub async fn count(messages: Vec<Message>, output: OutputText) -> Usage {
+/// The part of a chat request that counts as prompt.
+#[derive(Deserialize)]
+struct Prompt {
+    messages: Vec<Message>,
+}
+
+/// Counts the prompt (from the request body the client sent) and the completion without
+/// holding up the async runtime.
+pub async fn count(request_body: Bytes, output: OutputText) -> Usage {
     let counted = tokio::task::spawn_blocking(move || {
-        Usage::new(tokens::count_prompt(&messages), output.count())
+        // The body was parsed and validated before the provider was called, so it parses here.
+        let prompt_tokens = serde_json::from_slice::<Prompt>(&request_body)
+            .map(|p| tokens::count_prompt(&p.messages))
+            .unwrap_or(0);
+        Usage::new(prompt_tokens, output.count())
     })
     .await;
     // The closure cannot panic on valid UTF-8 text; should the pool be gone, say nothing was counted.

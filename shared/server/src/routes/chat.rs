@@ -44,14 +44,14 @@ pub async fn create(
 
     if request.is_stream() {
         let header = routed.stream_header();
-        return stream::relay(&state, routed, provider, request)
+        return stream::relay(&state, routed, provider, request, body)
             .await
             .map_err(|error| ErrorResponse {
                 error,
                 receipt_header: Some(header),
             });
     }
-    complete(&state, routed, provider, request).await
+    complete(&state, routed, provider, request, body).await
 }
 
 /// A non-streamed call: the provider's answer with usage and the receipt added.
@@ -60,9 +60,8 @@ async fn complete(
     routed: Routed,
     provider: Arc<dyn Provider>,
     request: ChatRequest,
+    request_body: Bytes,
 ) -> Result<Response<Body>, ErrorResponse> {
-    // Kept only to count prompt tokens should the provider not report usage.
-    let messages = request.messages.clone();
     let reply = tokio::time::timeout(state.upstream.request_timeout(), provider.chat(request))
         .await
         .map_err(|_| routed.error(upstream_timeout(provider.id())))?
@@ -82,7 +81,7 @@ async fn complete(
                 .map_err(|_| routed.error(ApiError::internal()))?;
             let mut output = tokens::OutputText::default();
             completion.for_each_output_text(|t| output.push(t));
-            let usage = usage::count(messages, output).await;
+            let usage = usage::count(request_body, output).await;
             let receipt = routed.receipt(&usage, UsageSource::Gateway);
             completion.usage = Some(usage);
             let response =
