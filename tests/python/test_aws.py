@@ -154,3 +154,14 @@ def test_midstream_disconnect_on_bedrock_raises(direct_client):
     with pytest.raises(openai.APIError):
         list(direct_client.chat.completions.create(
             model=CLAUDE, stream=True, messages=[{"role": "user", "content": "[[fake disconnect_after=3 words=30]]"}]))
+
+
+def test_sagemaker_image_parts_reach_the_container_unchanged(client, fakes, marker):
+    image = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_1PX}"}}
+    resp = client.chat.completions.create(
+        model=SAGEMAKER,
+        messages=[{"role": "user", "content": [{"type": "text", "text": f"Describe {marker}"}, image]}],
+    )
+    assert resp.choices[0].message.content
+    sent = body_json(fakes.find_one("sagemaker", marker))
+    assert sent["messages"][0]["content"][1] == image
