@@ -17,12 +17,10 @@ mod embeddings;
 mod error;
 mod params;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::{
     Json,
-    body::Body,
-    http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
@@ -40,7 +38,7 @@ use crate::{
     calls::{CallGuard, CallOutcome},
     content::{alphanumeric, fingerprint},
     directives::Directives,
-    server::{Incoming, Shared, Shutdown, cut_connection},
+    server::{Incoming, Shared, cut_connection, event_stream, preempt},
     stream::{self, StreamPlan},
 };
 
@@ -124,7 +122,9 @@ async fn chat(shared: &Shared, rules: &Rules, body: &Value, call: CallGuard) -> 
         directives,
         timing.latency,
         &mut shutdown,
-        rules.errors,
+        |call, status, retry_after| {
+            reject(call, ApiError::simulated(status, retry_after), rules.errors)
+        },
     )
     .await
     {
@@ -196,7 +196,9 @@ async fn embed(shared: &Shared, rules: &Rules, body: &Value, call: CallGuard) ->
         &request.directives,
         latency,
         &mut shutdown,
-        rules.errors,
+        |call, status, retry_after| {
+            reject(call, ApiError::simulated(status, retry_after), rules.errors)
+        },
     )
     .await
     {
@@ -283,35 +285,6 @@ fn models(options: &FakeOptions) -> Response {
     Json(json!({ "object": "list", "data": data })).into_response()
 }
 
-/// Answers in place of a reply when the directives ask for it: `hang` never answers
-/// (until shutdown cuts the connection); `status` answers with that error after the
-/// request's latency. Otherwise hands the call back.
-async fn preempt(
-    call: CallGuard,
-    directives: &Directives,
-    latency: Duration,
-    shutdown: &mut Shutdown,
-    style: ErrorStyle,
-) -> Result<CallGuard, Response> {
-    if directives.hang {
-        shutdown.triggered().await;
-        call.settle(CallOutcome::Aborted);
-        return Err(cut_connection("fake provider shut down during a hang"));
-    }
-    if let Some(status) = directives.status {
-        if shutdown.sleep(latency).await.is_err() {
-            call.settle(CallOutcome::Aborted);
-            return Err(cut_connection("fake provider shut down before replying"));
-        }
-        return Err(reject(
-            call,
-            ApiError::simulated(status, directives.retry_after),
-            style,
-        ));
-    }
-    Ok(call)
-}
-
 fn authorize(options: &FakeOptions, authorization: Option<&str>) -> Result<(), ApiError> {
     let Some(expected) = &options.api_key else {
         return Ok(());
@@ -337,15 +310,4 @@ fn reject(call: CallGuard, error: ApiError, style: ErrorStyle) -> Response {
     tracing::debug!(status = %error.status(style), "fake provider rejected a request");
     call.settle(CallOutcome::Rejected);
     error.respond(style)
-}
-
-fn event_stream(body: Body) -> Response {
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
 }

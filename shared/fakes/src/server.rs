@@ -18,8 +18,10 @@ use tokio::sync::watch;
 
 use crate::{
     Dialect, FakeOptions, anthropic, bedrock,
-    calls::{CallLog, RecordedCall},
-    cohere, gemini, openai, sagemaker,
+    calls::{CallGuard, CallLog, CallOutcome, RecordedCall},
+    cohere,
+    directives::Directives,
+    gemini, openai, sagemaker,
 };
 
 /// Requests larger than this are recorded and validated as if they had no body.
@@ -158,4 +160,41 @@ pub(crate) fn cut_connection(reason: &'static str) -> Response {
         Err::<bytes::Bytes, std::io::Error>(std::io::Error::other(reason))
     });
     Response::new(Body::from_stream(failure))
+}
+
+/// Answers in place of a reply when the directives ask for it: `hang` never answers (until
+/// shutdown cuts the connection); `status` answers, after the request's latency, with the error
+/// `simulated` writes in the dialect's own shape. Otherwise hands the call back.
+pub(crate) async fn preempt(
+    call: CallGuard,
+    directives: &Directives,
+    latency: Duration,
+    shutdown: &mut Shutdown,
+    simulated: impl FnOnce(CallGuard, u16, Option<u64>) -> Response,
+) -> Result<CallGuard, Response> {
+    if directives.hang {
+        shutdown.triggered().await;
+        call.settle(CallOutcome::Aborted);
+        return Err(cut_connection("fake provider shut down during a hang"));
+    }
+    if let Some(status) = directives.status {
+        if shutdown.sleep(latency).await.is_err() {
+            call.settle(CallOutcome::Aborted);
+            return Err(cut_connection("fake provider shut down before replying"));
+        }
+        return Err(simulated(call, status, directives.retry_after));
+    }
+    Ok(call)
+}
+
+/// A streamed reply of Server-Sent Events.
+pub(crate) fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }

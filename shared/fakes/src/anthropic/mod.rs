@@ -11,12 +11,9 @@ mod messages;
 mod reply;
 mod request;
 
-use std::time::Duration;
-
 use axum::{
     Json,
-    body::Body,
-    http::{HeaderMap, HeaderValue, header},
+    http::HeaderMap,
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
@@ -27,8 +24,7 @@ use crate::{
     FakeOptions,
     calls::{CallGuard, CallOutcome},
     content::{alphanumeric, fingerprint},
-    directives::Directives,
-    server::{Incoming, Shared, Shutdown, cut_connection},
+    server::{Incoming, Shared, cut_connection, event_stream, preempt},
     stream::{self, StreamPlan},
 };
 
@@ -104,7 +100,15 @@ async fn messages(shared: &Shared, incoming: &Incoming, call: CallGuard) -> Resp
     let directives = &request.directives;
     let timing = directives.timing(&shared.options.behaviour);
     let mut shutdown = shared.shutdown.clone();
-    let call = match preempt(call, directives, timing.latency, &mut shutdown).await {
+    let call = match preempt(
+        call,
+        directives,
+        timing.latency,
+        &mut shutdown,
+        |call, status, retry_after| reject(call, ApiError::simulated(status, retry_after)),
+    )
+    .await
+    {
         Ok(call) => call,
         Err(response) => return response,
     };
@@ -145,32 +149,6 @@ async fn messages(shared: &Shared, incoming: &Incoming, call: CallGuard) -> Resp
     Json(message).into_response()
 }
 
-/// Answers in place of a reply when the directives ask for it: `hang` never answers (until
-/// shutdown cuts the connection); `status` answers with Anthropic's error for that status.
-async fn preempt(
-    call: CallGuard,
-    directives: &Directives,
-    latency: Duration,
-    shutdown: &mut Shutdown,
-) -> Result<CallGuard, Response> {
-    if directives.hang {
-        shutdown.triggered().await;
-        call.settle(CallOutcome::Aborted);
-        return Err(cut_connection("fake provider shut down during a hang"));
-    }
-    if let Some(status) = directives.status {
-        if shutdown.sleep(latency).await.is_err() {
-            call.settle(CallOutcome::Aborted);
-            return Err(cut_connection("fake provider shut down before replying"));
-        }
-        return Err(reject(
-            call,
-            ApiError::simulated(status, directives.retry_after),
-        ));
-    }
-    Ok(call)
-}
-
 /// Anthropic's model list.
 fn models(options: &FakeOptions) -> Response {
     let data: Vec<_> = options
@@ -201,15 +179,4 @@ fn reject(call: CallGuard, error: ApiError) -> Response {
     tracing::debug!(status = error.status(), "fake Anthropic rejected a request");
     call.settle(CallOutcome::Rejected);
     error.respond()
-}
-
-fn event_stream(body: Body) -> Response {
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
 }

@@ -21,8 +21,7 @@ use self::{converse::Converse, reply::Reply, titan::TitanRequest};
 use crate::{
     aws::{AwsError, check_sigv4, event_frame, event_stream_response, reject, split_path},
     calls::{CallGuard, CallOutcome},
-    directives::Directives,
-    server::{Incoming, Shared, cut_connection},
+    server::{Incoming, Shared, cut_connection, preempt},
     stream::{self, StreamPlan},
 };
 
@@ -96,7 +95,20 @@ async fn converse(
     };
     let timing = converse.directives.timing(&shared.options.behaviour);
     let mut shutdown = shared.shutdown.clone();
-    let call = match preempt(call, &converse.directives, timing.latency, &mut shutdown).await {
+    let call = match preempt(
+        call,
+        &converse.directives,
+        timing.latency,
+        &mut shutdown,
+        |call, status, retry_after| {
+            let (code, message) = simulated(status);
+            let mut error = AwsError::new(status, code, message);
+            error.retry_after = retry_after;
+            reject(call, error)
+        },
+    )
+    .await
+    {
         Ok(call) => call,
         Err(response) => return response,
     };
@@ -132,7 +144,20 @@ async fn invoke(shared: &Shared, model: &str, request: &Incoming, call: CallGuar
     };
     let latency = titan.directives.timing(&shared.options.behaviour).latency;
     let mut shutdown = shared.shutdown.clone();
-    let call = match preempt(call, &titan.directives, latency, &mut shutdown).await {
+    let call = match preempt(
+        call,
+        &titan.directives,
+        latency,
+        &mut shutdown,
+        |call, status, retry_after| {
+            let (code, message) = simulated(status);
+            let mut error = AwsError::new(status, code, message);
+            error.retry_after = retry_after;
+            reject(call, error)
+        },
+    )
+    .await
+    {
         Ok(call) => call,
         Err(response) => return response,
     };
@@ -142,31 +167,6 @@ async fn invoke(shared: &Shared, model: &str, request: &Incoming, call: CallGuar
     }
     call.settle(CallOutcome::Completed);
     Json(titan.answer()).into_response()
-}
-
-/// `hang` never answers; `status` answers with the AWS error Bedrock sends with that status.
-async fn preempt(
-    call: CallGuard,
-    directives: &Directives,
-    latency: std::time::Duration,
-    shutdown: &mut crate::server::Shutdown,
-) -> Result<CallGuard, Response> {
-    if directives.hang {
-        shutdown.triggered().await;
-        call.settle(CallOutcome::Aborted);
-        return Err(cut_connection("fake provider shut down during a hang"));
-    }
-    if let Some(status) = directives.status {
-        if shutdown.sleep(latency).await.is_err() {
-            call.settle(CallOutcome::Aborted);
-            return Err(cut_connection("fake provider shut down before replying"));
-        }
-        let (code, message) = simulated(status);
-        let mut error = AwsError::new(status, code, message);
-        error.retry_after = directives.retry_after;
-        return Err(reject(call, error));
-    }
-    Ok(call)
 }
 
 /// Bedrock's error for a status, with its documented message.

@@ -10,12 +10,9 @@ mod chat_request;
 mod embed;
 mod error;
 
-use std::time::Duration;
-
 use axum::{
     Json,
-    body::Body,
-    http::{HeaderValue, Method, header},
+    http::Method,
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
@@ -25,8 +22,7 @@ use crate::{
     FakeOptions,
     calls::{CallGuard, CallOutcome},
     content::Rng,
-    directives::Directives,
-    server::{Incoming, Shared, Shutdown, cut_connection},
+    server::{Incoming, Shared, cut_connection, event_stream, preempt},
     stream::{self, StreamPlan},
 };
 
@@ -67,7 +63,15 @@ async fn chat(shared: &Shared, body: &serde_json::Value, call: CallGuard) -> Res
     }
     let timing = request.directives.timing(&shared.options.behaviour);
     let mut shutdown = shared.shutdown.clone();
-    let call = match preempt(call, &request.directives, timing.latency, &mut shutdown).await {
+    let call = match preempt(
+        call,
+        &request.directives,
+        timing.latency,
+        &mut shutdown,
+        |call, status, retry_after| reject(call, CohereError::simulated(status, retry_after)),
+    )
+    .await
+    {
         Ok(call) => call,
         Err(response) => return response,
     };
@@ -109,7 +113,15 @@ async fn embed(shared: &Shared, body: &serde_json::Value, call: CallGuard) -> Re
     }
     let latency = request.directives.timing(&shared.options.behaviour).latency;
     let mut shutdown = shared.shutdown.clone();
-    let call = match preempt(call, &request.directives, latency, &mut shutdown).await {
+    let call = match preempt(
+        call,
+        &request.directives,
+        latency,
+        &mut shutdown,
+        |call, status, retry_after| reject(call, CohereError::simulated(status, retry_after)),
+    )
+    .await
+    {
         Ok(call) => call,
         Err(response) => return response,
     };
@@ -119,32 +131,6 @@ async fn embed(shared: &Shared, body: &serde_json::Value, call: CallGuard) -> Re
     }
     call.settle(CallOutcome::Completed);
     Json(request.response()).into_response()
-}
-
-/// `hang` never answers (until shutdown cuts the connection); `status` answers with that
-/// error after the request's latency. Otherwise hands the call back.
-async fn preempt(
-    call: CallGuard,
-    directives: &Directives,
-    latency: Duration,
-    shutdown: &mut Shutdown,
-) -> Result<CallGuard, Response> {
-    if directives.hang {
-        shutdown.triggered().await;
-        call.settle(CallOutcome::Aborted);
-        return Err(cut_connection("fake provider shut down during a hang"));
-    }
-    if let Some(status) = directives.status {
-        if shutdown.sleep(latency).await.is_err() {
-            call.settle(CallOutcome::Aborted);
-            return Err(cut_connection("fake provider shut down before replying"));
-        }
-        return Err(reject(
-            call,
-            CohereError::simulated(status, directives.retry_after),
-        ));
-    }
-    Ok(call)
 }
 
 /// A UUID-shaped id, as Cohere gives its answers and errors, determined by `seed`.
@@ -185,15 +171,4 @@ fn reject(call: CallGuard, error: CohereError) -> Response {
     tracing::debug!(status = %error.status(), "fake Cohere rejected a request");
     call.settle(CallOutcome::Rejected);
     error.into_response()
-}
-
-fn event_stream(body: Body) -> Response {
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
 }

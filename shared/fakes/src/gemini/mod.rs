@@ -13,12 +13,9 @@ mod error;
 mod reply;
 mod request;
 
-use std::time::Duration;
-
 use axum::{
     Json,
-    body::Body,
-    http::{HeaderValue, Method, header},
+    http::Method,
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
@@ -28,8 +25,7 @@ use crate::{
     FakeOptions,
     calls::{CallGuard, CallOutcome},
     content::{alphanumeric, fingerprint},
-    directives::Directives,
-    server::{Incoming, Shared, Shutdown, cut_connection},
+    server::{Incoming, Shared, cut_connection, event_stream, preempt},
     stream::{self, StreamPlan},
 };
 
@@ -117,7 +113,15 @@ async fn generate(
     let directives = &parsed.directives;
     let timing = directives.timing(&shared.options.behaviour);
     let mut shutdown = shared.shutdown.clone();
-    let call = match preempt(call, directives, timing.latency, &mut shutdown).await {
+    let call = match preempt(
+        call,
+        directives,
+        timing.latency,
+        &mut shutdown,
+        |call, status, retry_after| reject(call, GoogleError::simulated(status, retry_after)),
+    )
+    .await
+    {
         Ok(call) => call,
         Err(response) => return response,
     };
@@ -174,7 +178,15 @@ async fn embed(
     }
     let latency = parsed.directives.timing(&shared.options.behaviour).latency;
     let mut shutdown = shared.shutdown.clone();
-    let call = match preempt(call, &parsed.directives, latency, &mut shutdown).await {
+    let call = match preempt(
+        call,
+        &parsed.directives,
+        latency,
+        &mut shutdown,
+        |call, status, retry_after| reject(call, GoogleError::simulated(status, retry_after)),
+    )
+    .await
+    {
         Ok(call) => call,
         Err(response) => return response,
     };
@@ -185,32 +197,6 @@ async fn embed(
     let body = parsed.response();
     call.settle(CallOutcome::Completed);
     Json(body).into_response()
-}
-
-/// `hang` never answers (until shutdown); `status` answers with that error after the
-/// request's latency. Otherwise hands the call back.
-async fn preempt(
-    call: CallGuard,
-    directives: &Directives,
-    latency: Duration,
-    shutdown: &mut Shutdown,
-) -> Result<CallGuard, Response> {
-    if directives.hang {
-        shutdown.triggered().await;
-        call.settle(CallOutcome::Aborted);
-        return Err(cut_connection("fake provider shut down during a hang"));
-    }
-    if let Some(status) = directives.status {
-        if shutdown.sleep(latency).await.is_err() {
-            call.settle(CallOutcome::Aborted);
-            return Err(cut_connection("fake provider shut down before replying"));
-        }
-        return Err(reject(
-            call,
-            GoogleError::simulated(status, directives.retry_after),
-        ));
-    }
-    Ok(call)
 }
 
 /// The key from `x-goog-api-key`, else from the `key` query parameter.
@@ -251,15 +237,4 @@ fn reject(call: CallGuard, error: GoogleError) -> Response {
     tracing::debug!(status = %error.code(), "fake Gemini rejected a request");
     call.settle(CallOutcome::Rejected);
     error.respond()
-}
-
-fn event_stream(body: Body) -> Response {
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
 }
