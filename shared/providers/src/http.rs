@@ -22,8 +22,12 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls_platform_verifier::ConfigVerifierExt;
+use secrecy::{ExposeSecret, SecretString};
 
 const USER_AGENT: &str = concat!("llm-gateway/", env!("CARGO_PKG_VERSION"));
+
+/// Reads a provider's error answer: status, `Retry-After`, body and the credential to scrub.
+pub type ErrorReader = fn(u16, Option<Duration>, &[u8], Option<&str>) -> ProviderError;
 
 /// One client for the whole process: connection pools are per client, so sharing it keeps
 /// connections to each provider warm. Cloning is cheap and shares the pool.
@@ -60,6 +64,35 @@ pub fn client(config: &UpstreamConfig) -> Result<HttpClient, TlsSetupError> {
 impl HttpClient {
     /// POSTs `body` with `headers` (plus the gateway's `User-Agent`); resolves once the
     /// response headers have arrived, whatever the status.
+    /// POSTs `body` as JSON with `headers`. A 2xx answer is returned unread; any other becomes
+    /// the error `read_error` makes of its status, `Retry-After` and body (with `secret`, the
+    /// credential sent, scrubbed from anything it quotes).
+    pub async fn post_json(
+        &self,
+        provider: &str,
+        url: &Uri,
+        headers: HeaderMap,
+        body: &impl serde::Serialize,
+        read_error: ErrorReader,
+        secret: Option<&SecretString>,
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let response = self
+            .post(provider, url, headers, encode_json(body)?)
+            .await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status().as_u16();
+        let retry_after = crate::errors::retry_after(response.headers());
+        let body = response.bytes().await.unwrap_or_default();
+        Err(read_error(
+            status,
+            retry_after,
+            &body,
+            secret.map(ExposeSecret::expose_secret),
+        ))
+    }
+
     pub async fn post(
         &self,
         provider: &str,
@@ -151,6 +184,21 @@ impl UpstreamResponse {
             .await
             .map(|collected| collected.to_bytes())
             .map_err(|e| body_error(&provider, &e))
+    }
+
+    /// The body parsed as JSON; `what` names the expected object in the error (e.g. "a Cohere
+    /// chat response").
+    pub async fn json<T: serde::de::DeserializeOwned>(
+        self,
+        what: &str,
+    ) -> Result<T, ProviderError> {
+        let bytes = self.bytes().await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::new(
+                ProviderErrorKind::InvalidResponse,
+                format!("the response is not {what} ({e})"),
+            )
+        })
     }
 
     /// The body as it arrives.

@@ -104,27 +104,16 @@ impl Anthropic {
         if let Some(key) = &self.api_key {
             headers.insert(API_KEY_HEADER, http::secret_header(key.expose_secret())?);
         }
-        let response = self
-            .client
-            .post(
+        self.client
+            .post_json(
                 &self.id,
                 &self.messages_url,
                 headers,
-                http::encode_json(body)?,
+                body,
+                errors::from_response,
+                self.api_key.as_ref(),
             )
-            .await?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        Err(self.error_from(response).await)
-    }
-
-    async fn error_from(&self, response: UpstreamResponse) -> ProviderError {
-        let status = response.status().as_u16();
-        let retry_after = crate::errors::retry_after(response.headers());
-        let body = response.bytes().await.unwrap_or_default();
-        let secret = self.api_key.as_ref().map(|k| k.expose_secret().to_owned());
-        errors::from_response(status, retry_after, &body, secret.as_deref())
+            .await
     }
 }
 

@@ -25,7 +25,6 @@ use gateway_core::upstream::{ChatReply, ChunkStream, Provider, ProviderError, Pr
 use gateway_core::wire::{ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::http::{self, HttpClient, UpstreamResponse};
@@ -64,37 +63,16 @@ impl Cohere {
                 http::secret_header(&format!("Bearer {}", key.expose_secret()))?,
             );
         }
-        let response = self
-            .client
-            .post(&self.id, url, headers, http::encode_json(body)?)
-            .await?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        let status = response.status().as_u16();
-        let retry_after = crate::errors::retry_after(response.headers());
-        let body = response.bytes().await.unwrap_or_default();
-        let secret = self.api_key.as_ref().map(|k| k.expose_secret().to_owned());
-        Err(error::from_response(
-            status,
-            retry_after,
-            &body,
-            secret.as_deref(),
-        ))
-    }
-
-    async fn read_json<T: DeserializeOwned>(
-        &self,
-        response: UpstreamResponse,
-        what: &str,
-    ) -> Result<T, ProviderError> {
-        let bytes = response.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ProviderError::new(
-                ProviderErrorKind::InvalidResponse,
-                format!("the response is not a Cohere {what} ({e})"),
+        self.client
+            .post_json(
+                &self.id,
+                url,
+                headers,
+                body,
+                error::from_response,
+                self.api_key.as_ref(),
             )
-        })
+            .await
     }
 }
 
@@ -108,7 +86,7 @@ impl Provider for Cohere {
         let model = request.model.clone();
         let body = request::chat_body(request, false)?;
         let response = self.post(&self.chat_url, &body, false).await?;
-        let answer: response::ChatResponse = self.read_json(response, "chat response").await?;
+        let answer: response::ChatResponse = response.json("a Cohere chat response").await?;
         response::reply(answer, &model)
     }
 
@@ -127,7 +105,7 @@ impl Provider for Cohere {
         let model = request.model.clone();
         let body = embed::embed_body(request)?;
         let response = self.post(&self.embed_url, &body, false).await?;
-        let answer: embed::EmbedResponse = self.read_json(response, "embed response").await?;
+        let answer: embed::EmbedResponse = response.json("a Cohere embed response").await?;
         embed::cohere_embed_to_openai_embeddings(answer, model)
     }
 }

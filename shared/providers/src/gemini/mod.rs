@@ -94,35 +94,18 @@ impl Gemini {
         if let Some(key) = &self.api_key {
             headers.insert(API_KEY_HEADER, http::secret_header(key.expose_secret())?);
         }
-        let response = self
-            .client
-            .post(&self.id, &url, headers, http::encode_json(body)?)
-            .await?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        Err(self.error_from(response).await)
-    }
-
-    async fn error_from(&self, response: UpstreamResponse) -> ProviderError {
-        let status = response.status().as_u16();
-        let retry_after = crate::errors::retry_after(response.headers());
-        let body = response.bytes().await.unwrap_or_default();
-        errors::error_from_google(Some(status), retry_after, &body, self.secret().as_deref())
-    }
-
-    async fn read_json<T: serde::de::DeserializeOwned>(
-        &self,
-        response: UpstreamResponse,
-        what: &str,
-    ) -> Result<T, ProviderError> {
-        let bytes = response.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ProviderError::new(
-                ProviderErrorKind::InvalidResponse,
-                format!("the response is not a Gemini {what} ({e})"),
+        self.client
+            .post_json(
+                &self.id,
+                &url,
+                headers,
+                body,
+                |status, retry_after, body, secret| {
+                    errors::error_from_google(Some(status), retry_after, body, secret)
+                },
+                self.api_key.as_ref(),
             )
-        })
+            .await
     }
 }
 
@@ -137,7 +120,7 @@ impl Provider for Gemini {
         let url = self.url(&request.model, "generateContent", None)?;
         let response = self.post(url, &body, false).await?;
         let answer: GenerateContentResponse =
-            self.read_json(response, "GenerateContentResponse").await?;
+            response.json("a Gemini GenerateContentResponse").await?;
         response::chat_reply(answer, &request.model)
     }
 
@@ -191,7 +174,7 @@ impl Provider for Gemini {
                 .post(self.url(model, "embedContent", None)?, &body, false)
                 .await?;
             let answer: EmbedContentResponse =
-                self.read_json(response, "EmbedContentResponse").await?;
+                response.json("a Gemini EmbedContentResponse").await?;
             vectors.push(answer.embedding.values);
         } else {
             for batch in texts.chunks(embeddings::MAX_BATCH) {
@@ -206,9 +189,8 @@ impl Provider for Gemini {
                 let response = self
                     .post(self.url(model, "batchEmbedContents", None)?, &body, false)
                     .await?;
-                let answer: BatchEmbedContentsResponse = self
-                    .read_json(response, "BatchEmbedContentsResponse")
-                    .await?;
+                let answer: BatchEmbedContentsResponse =
+                    response.json("a Gemini BatchEmbedContentsResponse").await?;
                 if answer.embeddings.len() != batch.len() {
                     return Err(ProviderError::new(
                         ProviderErrorKind::InvalidResponse,

@@ -64,35 +64,16 @@ impl OpenAiCompatible {
                 http::secret_header(&format!("Bearer {}", key.expose_secret()))?,
             );
         }
-        let response = self
-            .client
-            .post(&self.id, url, headers, http::encode_json(body)?)
-            .await?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        Err(self.error_from(response).await)
-    }
-
-    async fn error_from(&self, response: UpstreamResponse) -> ProviderError {
-        let status = response.status();
-        let retry_after = errors::retry_after(response.headers());
-        let body = response.bytes().await.unwrap_or_default();
-        let secret = self.api_key.as_ref().map(|k| k.expose_secret().to_owned());
-        errors::from_status(status.as_u16(), retry_after, &body, secret.as_deref())
-    }
-
-    async fn read_json<T: serde::de::DeserializeOwned>(
-        &self,
-        response: UpstreamResponse,
-    ) -> Result<T, ProviderError> {
-        let bytes = response.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ProviderError::new(
-                ProviderErrorKind::InvalidResponse,
-                format!("the response is not an OpenAI-shaped body ({e})"),
+        self.client
+            .post_json(
+                &self.id,
+                url,
+                headers,
+                body,
+                errors::from_status,
+                self.api_key.as_ref(),
             )
-        })
+            .await
     }
 }
 
@@ -155,6 +136,6 @@ impl Provider for OpenAiCompatible {
     ) -> Result<EmbeddingsResponse, ProviderError> {
         quirks::shape_embeddings(self.dialect, &mut request)?;
         let response = self.post(&self.embeddings_url, &request, false).await?;
-        self.read_json(response).await
+        response.json("an OpenAI-shaped body").await
     }
 }
