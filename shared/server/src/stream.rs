@@ -85,8 +85,9 @@ pub async fn open(
                 format!("the provider reported an error: {message}"),
             ));
         }
+        // OpenAI's first chunk carries the role and an empty `content`: not a token yet.
         let mut has_output = view.has_finish_reason();
-        view.for_each_output_text(|_| has_output = true);
+        view.for_each_output_text(|text| has_output |= !text.is_empty());
         buffered.push_back(chunk);
         if has_output {
             return Ok(Opened {
