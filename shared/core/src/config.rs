@@ -262,7 +262,7 @@ impl Default for RoutingConfig {
             attempt_timeout_ms: None,
             deadline_ms: None,
             breaker: BreakerSettings::default(),
-            receipts_kept: 10_000,
+            receipts_kept: 1_000,
         }
     }
 }
