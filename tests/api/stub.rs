@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Response, StatusCode, header};
 use axum::routing::post;
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,8 +135,6 @@ async fn chat(State(shared): State<Shared>, body: String) -> Response<Body> {
             .unwrap(),
     }
 }
-
-use futures::StreamExt;
 
 fn chunk(model: &str, delta: Value, finish: Option<&str>) -> String {
     json!({"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 1, "model": model,
