@@ -281,3 +281,39 @@ async fn the_receipt_is_exact_and_readable_by_request_id() {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+#[tokio::test]
+async fn a_request_no_model_answered_has_a_receipt_listing_every_attempt() {
+    let (app, stub) = app_with_flaky("").await;
+    stub.set(Mode::Status(500));
+    let response = app
+        .chat(&json!({"model": "flaky/m", "messages": user("Hello"),
+                       "x-fallback-chain": ["flaky/m2"]}))
+        .await;
+    assert_eq!(response.status(), 502);
+    let header = response.headers()["x-llm-gateway"].to_str().unwrap();
+    assert!(header.contains("fallback=true"), "{header}");
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let stored: Value = app
+        .get(&format!("/v1/receipts/{request_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let tried: Vec<&str> = stored["fallback"]["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(tried, ["flaky/m", "flaky/m2"]);
+    assert_eq!(stored["fallback"]["used"], true);
+    assert_eq!(stored["error"]["status"], 502);
+    assert_eq!(stored["error"]["code"], "upstream_error");
+    assert_eq!(stored["cost"]["total_usd"], 0.0);
+    assert_eq!(stored["tokens"]["total"], 0);
+}

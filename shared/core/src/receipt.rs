@@ -65,6 +65,17 @@ pub struct Receipt {
     pub execution: Execution,
     pub cost: CostReport,
     pub fallback: FallbackReport,
+    /// Why the request failed, when no attempt answered (only in stored receipts: the client
+    /// gets the error itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ReceiptError>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReceiptError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
 }
 
 /// How the model was chosen.
@@ -258,6 +269,7 @@ mod tests {
                 savings_vs_default_usd: None,
             },
             fallback: FallbackReport::default(),
+            error: None,
         };
         assert_eq!(
             receipt.header_value(),

@@ -139,26 +139,31 @@ pub async fn run(
         };
         let latency = guard.elapsed();
         let error = failure.to_api_error(provider.id());
-        if !failure.is_retryable() {
-            // The request's own fault: another model would refuse it too.
-            guard.finish(Outcome::Neutral);
-            return Err(routed.error(error));
-        }
-        guard.finish(Outcome::Failure { total: latency });
-        tracing::warn!(model = %model.id, error = %error, "attempt failed");
         routed
             .failed_attempts
             .push(attempt_report(model, &error, latency));
+        if !failure.is_retryable() {
+            // The request's own fault: another model would refuse it too.
+            guard.finish(Outcome::Neutral);
+            return Err(failed(state, routed, error));
+        }
+        guard.finish(Outcome::Failure { total: latency });
+        tracing::warn!(model = %model.id, error = %error, "attempt failed");
         last_error = Some(error);
     }
-    // Nothing answered: the response is the last attempt's error, and the header says whether
-    // earlier ones were tried.
-    routed.failed_attempts.pop();
     let error = last_error.unwrap_or_else(|| {
         ProviderError::new(ProviderErrorKind::Timeout, "the request's deadline passed")
             .to_api_error(routed.model.provider())
     });
-    Err(routed.error(error))
+    Err(failed(state, routed, error))
+}
+
+/// No attempt answered: the receipt (every attempt in it) goes to the log, and the client gets
+/// the last attempt's error with a header saying whether earlier ones were tried.
+fn failed(state: &AppState, mut routed: Routed, error: ApiError) -> ErrorResponse {
+    state.receipts.push(routed.failure_receipt(&error));
+    routed.failed_attempts.pop();
+    routed.error(error)
 }
 
 fn circuit_open(model: &ModelEntry, retry_in: Duration) -> ApiError {

@@ -5,8 +5,8 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderValue};
 use gateway_core::catalog::ModelEntry;
 use gateway_core::receipt::{
-    AttemptReport, CostReport, Execution, FallbackReport, Receipt, ReceiptTokens, RoutingDecision,
-    RoutingReport, UsageSource, rfc3339, round_ms, round_usd,
+    AttemptReport, CostReport, Execution, FallbackReport, Receipt, ReceiptError, ReceiptTokens,
+    RoutingDecision, RoutingReport, UsageSource, rfc3339, round_ms, round_usd,
 };
 use gateway_core::wire::Usage;
 
@@ -96,7 +96,24 @@ impl Routed {
                 used: fallback_used,
                 attempts: self.failed_attempts.clone(),
             },
+            error: None,
         }
+    }
+
+    /// The receipt of a request no attempt answered: every attempt listed, nothing billed.
+    pub fn failure_receipt(&self, error: &ApiError) -> Receipt {
+        let mut receipt = self.receipt(&Usage::default(), UsageSource::Gateway);
+        receipt.cost.savings_vs_default_usd = None;
+        receipt.error = Some(ReceiptError {
+            status: error.status().as_u16(),
+            code: error
+                .code
+                .as_deref()
+                .unwrap_or(error.kind.label())
+                .to_owned(),
+            message: error.message.clone(),
+        });
+        receipt
     }
 
     /// An error after routing, carrying what is known of the request.

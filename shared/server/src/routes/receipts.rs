@@ -1,5 +1,5 @@
-//! `GET /v1/receipts/{request_id}`: the full receipt of a recent answered request, from the
-//! in-memory ring (`routing.receipts_kept`).
+//! `GET /v1/receipts/{request_id}`: the full receipt of a recent request that reached a
+//! provider, answered or not, from the in-memory ring (`routing.receipts_kept`).
 
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ pub async fn get(
             ErrorKind::NotFound,
             format!(
                 "No receipt for `{request_id}`: this gateway keeps the receipts of its most \
-                 recent answered requests in memory."
+                 recent requests in memory."
             ),
         )
         .with_code("receipt_not_found")
