@@ -136,7 +136,7 @@ pub struct UpstreamConfig {
     pub connect_timeout_ms: u64,
     /// A whole non-streamed call.
     pub request_timeout_ms: u64,
-    /// From sending a streamed call to its first chunk.
+    /// From sending a streamed call to its first token (its first chunk with output).
     pub first_chunk_timeout_ms: u64,
     /// Between two chunks of a stream: past it the stream is declared dead.
     pub idle_timeout_ms: u64,
