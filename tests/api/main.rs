@@ -9,12 +9,16 @@
 
 mod anthropic;
 mod bedrock;
+mod breakers;
 mod chat;
 mod cohere;
 mod embeddings;
 mod errors;
+mod fallback;
 mod gemini;
 mod helpers;
 mod models;
+mod routing;
 mod sagemaker;
 mod streaming;
+mod stub;

@@ -49,6 +49,18 @@ pub struct ModelEntry {
     pub dimensions: Option<u32>,
     #[serde(default)]
     pub capabilities: Vec<Capability>,
+    /// Prior answer quality, 0-1 (a public benchmark aggregate); `None` when unknown.
+    #[serde(default)]
+    pub quality: Option<f64>,
+    /// Prior time to the first token.
+    #[serde(default)]
+    pub ttft_ms: Option<f64>,
+    /// Prior output throughput.
+    #[serde(default)]
+    pub tokens_per_second: Option<f64>,
+    /// Where the provider serves the model by default (`us`, `eu`); empty when unknown.
+    #[serde(default)]
+    pub regions: Vec<String>,
 }
 
 impl ModelEntry {
@@ -73,6 +85,10 @@ impl ModelEntry {
                 ],
                 ModelKind::Embedding => Vec::new(),
             },
+            quality: None,
+            ttft_ms: None,
+            tokens_per_second: None,
+            regions: Vec::new(),
         }
     }
 
@@ -171,6 +187,22 @@ impl Catalog {
                     message: format!("model `{}` has a negative or non-finite price", entry.id),
                 });
             }
+            if entry.quality.is_some_and(|q| !(0.0..=1.0).contains(&q)) {
+                return Err(CatalogError::Invalid {
+                    origin: origin.to_owned(),
+                    message: format!("model `{}`: `quality` must be from 0 to 1", entry.id),
+                });
+            }
+            let speeds = [entry.ttft_ms, entry.tokens_per_second];
+            if speeds.iter().flatten().any(|v| !v.is_finite() || *v <= 0.0) {
+                return Err(CatalogError::Invalid {
+                    origin: origin.to_owned(),
+                    message: format!(
+                        "model `{}`: `ttft_ms` and `tokens_per_second` must be positive",
+                        entry.id
+                    ),
+                });
+            }
             catalog.insert(entry);
         }
         Ok(catalog)
@@ -229,6 +261,17 @@ mod tests {
             serde_json::json!({"cached_tokens": 1_000_000}),
         );
         assert!((gpt.cost_usd(&usage) - 11.25).abs() < 1e-9);
+    }
+
+    #[test]
+    fn every_built_in_chat_model_has_routing_priors() {
+        let catalog = Catalog::built_in().unwrap();
+        for model in catalog.models().filter(|m| m.kind == ModelKind::Chat) {
+            assert!(model.quality.is_some(), "{}", model.id);
+            assert!(model.ttft_ms.is_some(), "{}", model.id);
+            assert!(model.tokens_per_second.is_some(), "{}", model.id);
+            assert!(!model.regions.is_empty(), "{}", model.id);
+        }
     }
 
     #[test]

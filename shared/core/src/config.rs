@@ -15,7 +15,9 @@ use crate::keys::GatewayKeyHash;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::health::BreakerSettings;
 use crate::providers::{AWS_PROVIDERS, BUILT_IN_PROVIDERS, BuiltInProvider, Dialect};
+use crate::routing::{Priority, RoutingPreferences};
 
 /// Prefix of the environment variables that override the file.
 pub const ENV_PREFIX: &str = "LLM_GATEWAY__";
@@ -134,7 +136,7 @@ pub struct UpstreamConfig {
     pub connect_timeout_ms: u64,
     /// A whole non-streamed call.
     pub request_timeout_ms: u64,
-    /// From sending a streamed call to its first chunk.
+    /// From sending a streamed call to its first token (its first chunk with output).
     pub first_chunk_timeout_ms: u64,
     /// Between two chunks of a stream: past it the stream is declared dead.
     pub idle_timeout_ms: u64,
@@ -207,13 +209,96 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `[routing]`: the routing preferences every request gets until organisations are stored,
+/// plus breaker, timeout and receipt settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RoutingConfig {
-    /// The model `auto` uses when no cheaper capable model is configured; also the baseline
-    /// for savings.
-    #[serde(default)]
+    /// The organisation's usual model: the baseline of `savings_vs_default_usd`.
     pub default_model: Option<String>,
+    /// What `auto` optimises for when a request gives no `priority` hint.
+    pub default_priority: Priority,
+    /// Lowest predicted quality (0-1) `auto` accepts.
+    pub quality_threshold: f64,
+    /// Highest estimated latency `auto` accepts.
+    pub max_latency_ms: Option<u64>,
+    pub allowed_providers: Vec<String>,
+    pub blocked_providers: Vec<String>,
+    pub allowed_models: Vec<String>,
+    pub blocked_models: Vec<String>,
+    /// Regions (`us`, `eu`) a model must be served in; empty for any.
+    pub allowed_regions: Vec<String>,
+    pub fallback_enabled: bool,
+    /// Models tried after the automatic fallbacks, when a request names no chain.
+    pub fallback_chain: Vec<String>,
+    /// Calls per request at most, fallbacks included.
+    pub max_attempts: usize,
+    /// One call, or a stream up to its first token; `upstream.request_timeout_ms` /
+    /// `upstream.first_chunk_timeout_ms` when absent.
+    pub attempt_timeout_ms: Option<u64>,
+    /// All attempts of a request together; no limit beyond the attempts' own when absent.
+    pub deadline_ms: Option<u64>,
+    pub breaker: BreakerSettings,
+    /// Receipts kept in memory for `GET /v1/receipts/{request_id}`.
+    pub receipts_kept: usize,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        let preferences = RoutingPreferences::default();
+        RoutingConfig {
+            default_model: None,
+            default_priority: preferences.default_priority,
+            quality_threshold: preferences.quality_threshold,
+            max_latency_ms: None,
+            allowed_providers: Vec::new(),
+            blocked_providers: Vec::new(),
+            allowed_models: Vec::new(),
+            blocked_models: Vec::new(),
+            allowed_regions: Vec::new(),
+            fallback_enabled: preferences.fallback_enabled,
+            fallback_chain: Vec::new(),
+            max_attempts: preferences.max_attempts,
+            attempt_timeout_ms: None,
+            deadline_ms: None,
+            breaker: BreakerSettings::default(),
+            receipts_kept: 1_000,
+        }
+    }
+}
+
+impl RoutingConfig {
+    /// The preferences these settings describe, checked.
+    pub fn preferences(&self) -> Result<RoutingPreferences, ConfigError> {
+        let field = |name: &str, message: &str| ConfigError::Field {
+            path: format!("routing.{name}"),
+            message: message.to_owned(),
+        };
+        if !(0.0..=1.0).contains(&self.quality_threshold) {
+            return Err(field("quality_threshold", "must be from 0 to 1"));
+        }
+        if self.max_attempts == 0 {
+            return Err(field("max_attempts", "must be at least 1"));
+        }
+        if !(0.0..=1.0).contains(&self.breaker.error_rate) {
+            return Err(field("breaker.error_rate", "must be from 0 to 1"));
+        }
+        let set = |v: &[String]| v.iter().cloned().collect();
+        Ok(RoutingPreferences {
+            default_model: self.default_model.clone(),
+            default_priority: self.default_priority,
+            quality_threshold: self.quality_threshold,
+            max_latency_ms: self.max_latency_ms,
+            allowed_providers: set(&self.allowed_providers),
+            blocked_providers: set(&self.blocked_providers),
+            allowed_models: set(&self.allowed_models),
+            blocked_models: set(&self.blocked_models),
+            allowed_regions: set(&self.allowed_regions),
+            fallback_enabled: self.fallback_enabled,
+            fallback_chain: self.fallback_chain.clone(),
+            max_attempts: self.max_attempts,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -4,7 +4,8 @@
 //! - [`error`]: the one OpenAI-shaped error every failure becomes.
 //! - [`upstream`]: the [`upstream::Provider`] port adapters implement, and their errors.
 //! - [`catalog`]: prices, limits and capabilities of every model.
-//! - [`routing`]: which model serves a request.
+//! - [`routing`]: which models serve a request, in which order (`auto`, hints, fallbacks).
+//! - [`health`]: circuit breakers and live provider statistics.
 //! - [`receipt`]: the execution receipt returned with every response.
 //! - [`config`]: the configuration file, environment overrides and their resolution.
 //! - [`providers`]: the providers known by name and their dialects.
@@ -14,6 +15,7 @@
 pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod keys;
 pub mod providers;
 pub mod receipt;

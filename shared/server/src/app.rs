@@ -16,6 +16,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/chat/completions", post(routes::chat::create))
         .route("/embeddings", post(routes::embeddings::create))
         .route("/models", get(routes::models::list))
+        .route("/receipts/{request_id}", get(routes::receipts::get))
         // Authentication guards every /v1 route, and only those.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -25,6 +26,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     let app = Router::new()
         .nest("/v1", v1)
         .route("/health", get(routes::health::health))
+        // Breaker states and error rates say nothing secret; like /health, no key needed.
+        .route("/health/providers", get(routes::health::providers))
         // Bodies past the configured size are refused while reading (413).
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         // Every request gets an id before anything else can fail; framework-made 404/405/413

@@ -2,7 +2,9 @@
 //!
 //! - [`app`]: the axum `Router` and its middleware stack.
 //! - [`routes`]: one module per endpoint.
+//! - [`execute`]: calling the planned models in turn, behind their circuit breakers.
 //! - [`stream`]: relaying provider streams as SSE.
+//! - [`receipt_log`]: recent receipts by request id.
 //! - [`state`]: what handlers borrow, built once from the configuration.
 //! - [`auth`], [`cors`], [`request_id`], [`errors`], [`receipts`]: the cross-cutting pieces.
 //! - [`demo`]: simulated providers for `--demo`.
@@ -14,6 +16,8 @@ pub mod auth;
 pub mod cors;
 pub mod demo;
 pub mod errors;
+pub mod execute;
+pub mod receipt_log;
 pub mod receipts;
 pub mod request_id;
 pub mod routes;

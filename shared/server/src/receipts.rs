@@ -5,7 +5,8 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderValue};
 use gateway_core::catalog::ModelEntry;
 use gateway_core::receipt::{
-    Receipt, ReceiptTokens, RoutingDecision, UsageSource, round_ms, round_usd,
+    AttemptReport, CostReport, Execution, FallbackReport, Receipt, ReceiptError, ReceiptTokens,
+    RoutingDecision, RoutingReport, UsageSource, rfc3339, round_ms, round_usd,
 };
 use gateway_core::wire::Usage;
 
@@ -18,29 +19,101 @@ pub const HEADER: &str = "x-llm-gateway";
 /// The body field (and stream chunk field) that carries the receipt.
 pub const FIELD: &str = "x-llm-gateway";
 
-/// What is known about a request once its model is chosen.
+/// What is known about a request once its model is chosen, and as its attempts go by.
 #[derive(Debug, Clone)]
 pub struct Routed {
     pub context: RequestContext,
+    /// The model of the current attempt.
     pub model: ModelEntry,
     pub decision: RoutingDecision,
     pub routing_overhead: Duration,
+    pub routing: RoutingReport,
+    /// Attempts that failed or were skipped so far.
+    pub failed_attempts: Vec<AttemptReport>,
+    /// The organisation's default model, the baseline of savings.
+    pub baseline: Option<ModelEntry>,
 }
 
 impl Routed {
+    /// A request for the model it named, with no fallbacks (embeddings).
+    pub fn direct(context: RequestContext, model: ModelEntry, routing_overhead: Duration) -> Self {
+        Routed {
+            context,
+            decision: RoutingDecision::Direct,
+            routing_overhead,
+            routing: RoutingReport {
+                strategy: RoutingDecision::Direct,
+                candidates_evaluated: 0,
+                candidates: Vec::new(),
+                filtered_out: Default::default(),
+                winner: model.id.clone(),
+                reason: "Named by the client".to_owned(),
+            },
+            model,
+            failed_attempts: Vec::new(),
+            baseline: None,
+        }
+    }
+
     pub fn receipt(&self, usage: &Usage, counted_by: UsageSource) -> Receipt {
+        let cost = round_usd(self.model.cost_usd(usage));
+        let elapsed = self.context.received.elapsed();
+        let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        let routing_overhead_ms = round_ms(self.routing_overhead.as_secs_f64() * 1e3);
+        let tokens = ReceiptTokens::new(usage, counted_by);
+        let received_at = std::time::SystemTime::now()
+            .checked_sub(elapsed)
+            .unwrap_or_else(std::time::SystemTime::now);
+        let fallback_used = !self.failed_attempts.is_empty();
         Receipt {
             request_id: self.context.id.clone(),
             routing_decision: self.decision,
             provider: self.model.provider().to_owned(),
             model: self.model.id.clone(),
-            cost_usd: round_usd(self.model.cost_usd(usage)),
-            latency_ms: u64::try_from(self.context.received.elapsed().as_millis())
-                .unwrap_or(u64::MAX),
-            routing_overhead_ms: round_ms(self.routing_overhead.as_secs_f64() * 1e3),
-            fallback_used: false,
-            tokens: ReceiptTokens::new(usage, counted_by),
+            cost_usd: cost,
+            latency_ms,
+            routing_overhead_ms,
+            fallback_used,
+            tokens,
+            timestamp: rfc3339(received_at),
+            routing: self.routing.clone(),
+            execution: Execution {
+                provider: self.model.provider().to_owned(),
+                model: self.model.upstream_name().to_owned(),
+                latency_ms,
+                routing_overhead_ms,
+                tokens,
+            },
+            cost: CostReport {
+                provider_cost_usd: cost,
+                platform_fee_usd: 0.0,
+                total_usd: cost,
+                savings_vs_default_usd: self.baseline.as_ref().map(|baseline| {
+                    round_usd(baseline.cost_usd(usage) - self.model.cost_usd(usage))
+                }),
+            },
+            fallback: FallbackReport {
+                used: fallback_used,
+                attempts: self.failed_attempts.clone(),
+            },
+            error: None,
         }
+    }
+
+    /// The receipt of a request no attempt answered: every attempt listed, nothing billed.
+    pub fn failure_receipt(&self, error: &ApiError) -> Receipt {
+        let mut receipt = self.receipt(&Usage::default(), UsageSource::Gateway);
+        receipt.cost.savings_vs_default_usd = None;
+        receipt.error = Some(ReceiptError {
+            status: error.status().as_u16(),
+            code: error
+                .code
+                .as_deref()
+                .unwrap_or(error.kind.label())
+                .to_owned(),
+            message: error.message.clone(),
+        });
+        receipt
     }
 
     /// An error after routing, carrying what is known of the request.
@@ -55,11 +128,12 @@ impl Routed {
     /// or a failure).
     pub fn stream_header(&self) -> String {
         format!(
-            "request_id={}; routing={}; provider={}; model={}; fallback=false",
+            "request_id={}; routing={}; provider={}; model={}; fallback={}",
             self.context.id,
             self.decision.as_str(),
             self.model.provider(),
-            self.model.id
+            self.model.id,
+            !self.failed_attempts.is_empty()
         )
     }
 }
@@ -148,15 +222,14 @@ mod tests {
             .get("openai/gpt-4o")
             .unwrap()
             .clone();
-        Routed {
-            context: RequestContext {
+        Routed::direct(
+            RequestContext {
                 id: "req_1".into(),
                 received: std::time::Instant::now(),
             },
             model,
-            decision: RoutingDecision::Direct,
-            routing_overhead: Duration::ZERO,
-        }
+            Duration::ZERO,
+        )
         .receipt(&Usage::new(1, 1), UsageSource::Provider)
     }
 

@@ -6,13 +6,28 @@ use std::sync::Arc;
 use anyhow::Context;
 use gateway_core::catalog::Catalog;
 use gateway_core::config::{self, Config, EnvSource, UpstreamConfig};
+use gateway_core::health::{Clock, HealthStore, InMemoryHealth, SystemClock};
 use gateway_core::keys::GatewayKeyHash;
-use gateway_core::routing::ModelRouter;
+use gateway_core::routing::{
+    ModelRouter, PriorQualityPredictor, QualityPredictor, RoutingPreferences,
+};
 use gateway_core::upstream::Provider;
 use gateway_core::{ApiError, ErrorKind};
 
+use crate::receipt_log::ReceiptLog;
+
 pub struct AppState {
     pub router: ModelRouter,
+    /// Every request's routing preferences, until organisations supply their own.
+    pub preferences: RoutingPreferences,
+    /// Breakers and live statistics; in process for now, behind the trait a shared store
+    /// will implement.
+    pub health: Arc<dyn HealthStore>,
+    pub predictor: Arc<dyn QualityPredictor>,
+    pub receipts: Arc<ReceiptLog>,
+    /// `[routing] attempt_timeout_ms` and `deadline_ms`.
+    pub attempt_timeout: Option<std::time::Duration>,
+    pub deadline: Option<std::time::Duration>,
     pub providers: HashMap<String, Arc<dyn Provider>>,
     pub keys: Vec<(String, GatewayKeyHash)>,
     pub upstream: UpstreamConfig,
@@ -24,6 +39,15 @@ pub struct AppState {
 impl AppState {
     /// Resolves providers, keys, catalog and routing from a loaded configuration.
     pub fn from_config(config: &Config, env: &dyn EnvSource) -> anyhow::Result<AppState> {
+        Self::with_clock(config, env, Arc::new(SystemClock::default()))
+    }
+
+    /// As [`AppState::from_config`], with breakers and statistics on the given clock.
+    pub fn with_clock(
+        config: &Config,
+        env: &dyn EnvSource,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<AppState> {
         let providers = config::resolve_providers(config, env)?;
         let keys = config::resolve_keys(config, env)?;
         let catalog = match &config.catalog.file {
@@ -35,6 +59,14 @@ impl AppState {
             &providers,
             config.routing.default_model.as_deref(),
         )?;
+        let preferences = config.routing.preferences()?;
+        // `auto` counts prompt tokens; building the tokenizer's tables takes a moment, better
+        // spent now than on the first request.
+        std::thread::spawn(|| gateway_core::tokens::count_text(""));
+        router.check_models("fallback_chain", &preferences.fallback_chain)?;
+        router.check_models("allowed_models", &preferences.allowed_models)?;
+        router.check_models("blocked_models", &preferences.blocked_models)?;
+        let ms = |v: Option<u64>| v.map(std::time::Duration::from_millis);
         let client = gateway_providers::http::client(&config.upstream)
             .context("building the HTTP client for providers")?;
         let adapters = providers
@@ -43,6 +75,12 @@ impl AppState {
             .collect::<Result<_, gateway_providers::InvalidBaseUrl>>()?;
         Ok(AppState {
             router,
+            preferences,
+            health: Arc::new(InMemoryHealth::new(config.routing.breaker, clock)),
+            predictor: Arc::new(PriorQualityPredictor),
+            receipts: Arc::new(ReceiptLog::new(config.routing.receipts_kept)),
+            attempt_timeout: ms(config.routing.attempt_timeout_ms),
+            deadline: ms(config.routing.deadline_ms),
             providers: adapters,
             keys,
             upstream: config.upstream.clone(),

@@ -5,8 +5,8 @@
 //! (and usage, if the client asked for it and the provider gave none), and a usage-only chunk
 //! the client did not ask for, which is dropped (the gateway always asks providers for usage).
 //!
-//! Until the first chunk arrives nothing is sent, so a provider that fails early still yields a
-//! proper HTTP error. After that, a failure ends the stream with an OpenAI-shaped error event
+//! Until the first token arrives nothing is sent, so a provider that fails or stays silent
+//! early can still be replaced by a fallback, or yield a proper HTTP error. After that, a failure ends the stream with an OpenAI-shaped error event
 //! rather than a hang; a provider that goes quiet for `upstream.idle_timeout_ms` counts as failed.
 //! When the client goes away the response body is dropped, and with it the upstream request.
 
@@ -19,6 +19,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, Response, header};
 use bytes::{BufMut, BytesMut};
 use futures::{Stream, StreamExt};
+use gateway_core::health::Outcome;
 use gateway_core::receipt::{Receipt, UsageSource};
 use gateway_core::upstream::{ChunkStream, Provider, ProviderError, ProviderErrorKind};
 use gateway_core::wire::{ChatRequest, ChunkView, Usage};
@@ -27,47 +28,101 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::errors::upstream_timeout;
+use crate::execute::AttemptGuard;
+use crate::receipt_log::ReceiptLog;
 use crate::receipts::{self, Routed};
 use crate::state::AppState;
 use crate::usage;
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
-pub async fn relay(
-    state: &AppState,
-    routed: Routed,
-    provider: Arc<dyn Provider>,
-    request: ChatRequest,
-    request_body: Bytes,
-) -> Result<Response<Body>, ApiError> {
-    let client_wants_usage = request.wants_stream_usage();
-    let provider_id = provider.id().to_owned();
-    let first_deadline = Instant::now() + state.upstream.first_chunk_timeout();
+/// A stream whose first token has arrived; nothing has been sent to the client yet.
+pub struct Opened {
+    upstream: ChunkStream,
+    /// The chunks up to and including the first with output (a role chunk may come first).
+    buffered: VecDeque<Bytes>,
+    ttft: Duration,
+}
 
-    let mut upstream = tokio::time::timeout_at(first_deadline, provider.chat_stream(request))
+/// Calls the provider and waits for the stream's first token (its first chunk with output or a
+/// finish reason), at most until `deadline`. Until then the client has received nothing, so
+/// any failure here leaves the request free to fall back to another model.
+pub async fn open(
+    provider: &dyn Provider,
+    request: ChatRequest,
+    deadline: Instant,
+) -> Result<Opened, ProviderError> {
+    let started = Instant::now();
+    let timed_out = || ProviderError::new(ProviderErrorKind::Timeout, "no first token in time");
+    let mut upstream = tokio::time::timeout_at(deadline, provider.chat_stream(request))
         .await
-        .map_err(|_| upstream_timeout(&provider_id))?
-        .map_err(|e| e.to_api_error(&provider_id))?;
-    let first = match tokio::time::timeout_at(first_deadline, upstream.next()).await {
-        Err(_) => return Err(upstream_timeout(&provider_id)),
-        Ok(None) => {
+        .map_err(|_| timed_out())??;
+    let mut buffered = VecDeque::new();
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, upstream.next()).await {
+            Err(_) => return Err(timed_out()),
+            Ok(None) => {
+                return Err(ProviderError::new(
+                    ProviderErrorKind::StreamInterrupted,
+                    "the stream ended before its first token",
+                ));
+            }
+            Ok(Some(chunk)) => chunk?,
+        };
+        let view: ChunkView = serde_json::from_slice(&chunk).map_err(|e| {
+            ProviderError::new(
+                ProviderErrorKind::InvalidResponse,
+                format!("a stream chunk is not valid JSON ({e})"),
+            )
+        })?;
+        if let Some(error) = &view.error {
+            let message = error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("no details given");
             return Err(ProviderError::new(
                 ProviderErrorKind::StreamInterrupted,
-                "the stream ended before its first chunk",
-            )
-            .to_api_error(&provider_id));
+                format!("the provider reported an error: {message}"),
+            ));
         }
-        Ok(Some(Err(e))) => return Err(e.to_api_error(&provider_id)),
-        Ok(Some(Ok(chunk))) => chunk,
-    };
+        // OpenAI's first chunk carries the role and an empty `content`: not a token yet.
+        let mut has_output = view.has_finish_reason();
+        view.for_each_output_text(|text| has_output |= !text.is_empty());
+        buffered.push_back(chunk);
+        if has_output {
+            return Ok(Opened {
+                upstream,
+                buffered,
+                ttft: started.elapsed(),
+            });
+        }
+    }
+}
 
+/// What the relay of an opened stream needs besides the routing.
+pub struct RelayParts {
+    pub opened: Opened,
+    pub attempt: AttemptGuard,
+    /// The client's request, read again only should the provider report no usage.
+    pub request_body: Bytes,
+    pub client_wants_usage: bool,
+}
+
+/// The SSE response relaying an opened stream. The attempt's health outcome and the receipt
+/// are recorded when the stream ends.
+pub fn respond(state: &AppState, routed: Routed, parts: RelayParts) -> Response<Body> {
+    let RelayParts {
+        opened,
+        attempt,
+        request_body,
+        client_wants_usage,
+    } = parts;
     let stream_header = routed.stream_header();
     let relay = Relay {
-        upstream,
-        pending: Some(first),
+        upstream: opened.upstream,
+        pending: opened.buffered,
         idle_timeout: state.upstream.idle_timeout(),
-        provider_id,
+        provider_id: routed.model.provider().to_owned(),
         routed,
         request_body,
         client_wants_usage,
@@ -78,6 +133,9 @@ pub async fn relay(
         output: tokens::OutputText::default(),
         saw_finish: false,
         done: false,
+        attempt: Some(attempt),
+        ttft: opened.ttft,
+        receipts: state.receipts.clone(),
     };
     let mut response = Response::new(Body::from_stream(relay.into_stream()));
     let headers = response.headers_mut();
@@ -89,7 +147,7 @@ pub async fn relay(
     // Tells nginx-style proxies in front of the gateway not to buffer the stream.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     receipts::insert_header(headers, &stream_header);
-    Ok(response)
+    response
 }
 
 /// A chunk kept back because it may be the last one, which carries the receipt.
@@ -107,7 +165,7 @@ struct StreamMeta {
 
 struct Relay {
     upstream: ChunkStream,
-    pending: Option<Bytes>,
+    pending: VecDeque<Bytes>,
     idle_timeout: Duration,
     provider_id: String,
     routed: Routed,
@@ -121,6 +179,11 @@ struct Relay {
     output: tokens::OutputText,
     saw_finish: bool,
     done: bool,
+    /// Reports the provider's health when the stream ends; dropped unreported (neutral) when
+    /// the client goes away first.
+    attempt: Option<AttemptGuard>,
+    ttft: Duration,
+    receipts: Arc<ReceiptLog>,
 }
 
 impl Relay {
@@ -139,7 +202,7 @@ impl Relay {
             if self.done {
                 return None;
             }
-            let item = match self.pending.take() {
+            let item = match self.pending.pop_front() {
                 Some(chunk) => Some(Ok(chunk)),
                 None => match tokio::time::timeout(self.idle_timeout, self.upstream.next()).await {
                     Ok(item) => item,
@@ -241,6 +304,14 @@ impl Relay {
             ),
         };
         let receipt = self.routed.receipt(&usage, counted_by);
+        if let Some(attempt) = self.attempt.take() {
+            let total = attempt.elapsed();
+            attempt.finish(Outcome::Success {
+                ttft: Some(self.ttft),
+                total,
+                output_tokens: usage.completion_tokens,
+            });
+        }
         let usage_for_client = self.client_wants_usage.then_some(&usage);
         let last = match self.held.take() {
             Some(held) if held.has_usage || !self.client_wants_usage => {
@@ -260,11 +331,16 @@ impl Relay {
             latency_ms = receipt.latency_ms,
             "chat completion stream"
         );
+        self.receipts.push(receipt);
     }
 
     /// Ends the stream with an error event. No `[DONE]` follows: the stream did not finish.
     fn fail(&mut self, error: ApiError) {
         tracing::warn!(provider = %self.provider_id, error = %error, "stream failed");
+        if let Some(attempt) = self.attempt.take() {
+            let total = attempt.elapsed();
+            attempt.finish(Outcome::Failure { total });
+        }
         if let Some(held) = self.held.take() {
             self.emit(&held.chunk);
         }

@@ -1,4 +1,5 @@
-//! `POST /v1/chat/completions`: validate, route, call the provider, answer with a receipt.
+//! `POST /v1/chat/completions`: validate, plan the route (the named model or `auto`, then
+//! fallbacks), execute it, answer with a receipt.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,93 +8,100 @@ use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::Response;
+use axum::http::{HeaderMap, Response};
 use gateway_core::ApiError;
-use gateway_core::receipt::UsageSource;
-use gateway_core::tokens;
-use gateway_core::upstream::Provider;
-use gateway_core::wire::{ChatCompletion, ChatRequest, parse_json_body};
+use gateway_core::routing::{
+    AUTO, AutoInputs, FALLBACK_FIELD, HINTS_FIELD, Plan, RequestAnalysis, RoutingHints, analyse,
+    hints,
+};
+use gateway_core::wire::{ChatRequest, parse_json_body};
 
-use crate::errors::{ErrorResponse, body_rejection, upstream_timeout};
-use crate::receipts::{self, Routed};
+use crate::errors::{ErrorResponse, body_rejection};
+use crate::execute;
+use crate::receipts::Routed;
 use crate::request_id::RequestContext;
 use crate::state::AppState;
-use crate::{stream, usage};
+
+/// Bodies larger than this are analysed on the blocking pool: counting their tokens would hold
+/// up other requests on the async runtime.
+const ANALYSE_INLINE_MAX_BYTES: usize = 32 * 1024;
 
 pub async fn create(
     State(state): State<Arc<AppState>>,
     Extension(context): Extension<RequestContext>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response<Body>, ErrorResponse> {
     let body = body.map_err(|r| body_rejection(r, state.max_body_bytes))?;
     let mut request: ChatRequest = parse_json_body(&body)?;
     request.validate()?;
+    let routing_hints = RoutingHints::from_request(
+        request.routing_hints.take().as_ref(),
+        header(&headers, HINTS_FIELD)?,
+    )?;
+    let chain = hints::fallback_chain_from_request(
+        request.fallback_chain.take(),
+        header(&headers, FALLBACK_FIELD)?,
+    )?;
 
     let routing_started = Instant::now();
-    let route = state.router.route_chat(&request)?;
-    let provider = state.provider(route.model.provider())?;
+    let plan = if request.model == AUTO {
+        let analysis;
+        (request, analysis) = analysed(request, body.len()).await;
+        let inputs = AutoInputs {
+            analysis: &analysis,
+            hints: &routing_hints,
+            preferences: &state.preferences,
+            health: state.health.as_ref(),
+            predictor: state.predictor.as_ref(),
+        };
+        state.router.plan_auto(&inputs, chain.as_deref())?
+    } else {
+        state
+            .router
+            .plan_direct(&request, chain.as_deref(), &state.preferences)?
+    };
+    let Plan {
+        decision,
+        attempts,
+        report,
+    } = plan;
+    let first = attempts.first().ok_or_else(ApiError::internal)?;
     let routed = Routed {
         context,
-        model: route.model.clone(),
-        decision: route.decision,
+        model: (*first).clone(),
+        decision,
         routing_overhead: routing_started.elapsed(),
+        routing: report,
+        failed_attempts: Vec::new(),
+        baseline: state.router.default_model().cloned(),
     };
-    request.model = routed.model.upstream_name().to_owned();
-    request.routing_hints = None;
-    request.fallback_chain = None;
-
-    if request.is_stream() {
-        let header = routed.stream_header();
-        return stream::relay(&state, routed, provider, request, body)
-            .await
-            .map_err(|error| ErrorResponse {
-                error,
-                receipt_header: Some(header),
-            });
-    }
-    complete(&state, routed, provider, request, body).await
+    execute::run(&state, routed, &attempts, request, body).await
 }
 
-/// A non-streamed call: the provider's answer with usage and the receipt added.
-async fn complete(
-    state: &AppState,
-    routed: Routed,
-    provider: Arc<dyn Provider>,
-    request: ChatRequest,
-    request_body: Bytes,
-) -> Result<Response<Body>, ErrorResponse> {
-    let reply = tokio::time::timeout(state.upstream.request_timeout(), provider.chat(request))
-        .await
-        .map_err(|_| routed.error(upstream_timeout(provider.id())))?
-        .map_err(|e| routed.error(e.to_api_error(provider.id())))?;
+/// The request's analysis for `auto`, counted off the async runtime when the prompt is large.
+async fn analysed(request: ChatRequest, body_bytes: usize) -> (ChatRequest, RequestAnalysis) {
+    if body_bytes <= ANALYSE_INLINE_MAX_BYTES {
+        let analysis = analyse(&request);
+        return (request, analysis);
+    }
+    let request = Arc::new(request);
+    let shared = request.clone();
+    let analysis = tokio::task::spawn_blocking(move || analyse(&shared)).await;
+    let request = Arc::try_unwrap(request).unwrap_or_else(|shared| (*shared).clone());
+    // Should the blocking pool be gone, analyse here rather than fail the request.
+    let analysis = analysis.unwrap_or_else(|_| analyse(&request));
+    (request, analysis)
+}
 
-    let (response, receipt) = match &reply.usage {
-        // The usual case: the provider's body goes out as it came, with the receipt appended.
-        Some(usage) => {
-            let receipt = routed.receipt(usage, UsageSource::Provider);
-            let response =
-                receipts::appended_to(&reply.body, &receipt).map_err(|e| routed.error(e))?;
-            (response, receipt)
-        }
-        // No usage reported: count it, and put it in the answer too.
-        None => {
-            let mut completion: ChatCompletion = serde_json::from_slice(&reply.body)
-                .map_err(|_| routed.error(ApiError::internal()))?;
-            let mut output = tokens::OutputText::default();
-            completion.for_each_output_text(|t| output.push(t));
-            let usage = usage::count(request_body, output).await;
-            let receipt = routed.receipt(&usage, UsageSource::Gateway);
-            completion.usage = Some(usage);
-            let response =
-                receipts::json_response(&completion, &receipt).map_err(|e| routed.error(e))?;
-            (response, receipt)
-        }
-    };
-    tracing::info!(
-        model = %receipt.model,
-        cost_usd = receipt.cost_usd,
-        latency_ms = receipt.latency_ms,
-        "chat completion"
-    );
-    Ok(response)
+/// A routing header as text; a header that is not text is a 400 naming it.
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+    headers
+        .get(name)
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                ApiError::invalid_param(name, format!("The `{name}` header must be JSON text."))
+            })
+        })
+        .transpose()
 }

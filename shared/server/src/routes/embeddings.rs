@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::response::Response;
 use base64::Engine;
-use gateway_core::receipt::{RoutingDecision, UsageSource};
+use gateway_core::receipt::UsageSource;
 use gateway_core::wire::{
     EmbeddingVector, EmbeddingsRequest, EncodingFormat, Usage, parse_json_body,
 };
@@ -31,12 +31,7 @@ pub async fn create(
     let routing_started = Instant::now();
     let model = state.router.route_embedding(&request.model)?.clone();
     let provider = state.provider(model.provider())?;
-    let routed = Routed {
-        context,
-        decision: RoutingDecision::Direct,
-        routing_overhead: routing_started.elapsed(),
-        model,
-    };
+    let routed = Routed::direct(context, model, routing_started.elapsed());
     let format = request.encoding_format.unwrap_or_default();
     request.model = routed.model.upstream_name().to_owned();
     let mut response = tokio::time::timeout(

@@ -1,4 +1,5 @@
 //! `GET /health`: liveness plus what a load balancer or an operator wants at a glance.
+//! `GET /health/providers`: circuit breakers and live statistics per model, read-only.
 
 use std::sync::Arc;
 
@@ -17,4 +18,9 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
         "providers": providers,
         "models": state.router.models().len(),
     }))
+}
+
+/// Only models that have seen traffic are listed; the others are closed with no statistics.
+pub async fn providers(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({ "models": state.health.report() }))
 }
