@@ -60,6 +60,8 @@ cd "$REPO" || exit 2
 mkdir -p "$TOOLS" || exit 2
 RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/llm-gateway-tests.XXXXXX") || exit 2
 RUN_START=$SECONDS
+# Gateways and CLI tests started here keep their SQLite store in the run's folder.
+export LLM_GATEWAY_DATA_DIR="$RUN_DIR/data"
 
 # ---------------------------------------------------------------- bookkeeping
 PIDS=()            # background processes started here (each leads its own process group)

@@ -16,5 +16,7 @@ mod errors;
 mod gemini;
 mod helpers;
 mod models;
+mod ratelimits;
 mod sagemaker;
+mod security;
 mod streaming;

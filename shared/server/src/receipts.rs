@@ -152,6 +152,7 @@ mod tests {
             context: RequestContext {
                 id: "req_1".into(),
                 received: std::time::Instant::now(),
+                caller: None,
             },
             model,
             decision: RoutingDecision::Direct,

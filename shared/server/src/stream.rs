@@ -260,6 +260,7 @@ impl Relay {
             latency_ms = receipt.latency_ms,
             "chat completion stream"
         );
+        self.routed.context.record(&receipt, 200);
     }
 
     /// Ends the stream with an error event. No `[DONE]` follows: the stream did not finish.

@@ -95,5 +95,6 @@ async fn complete(
         latency_ms = receipt.latency_ms,
         "chat completion"
     );
+    routed.context.record(&receipt, response.status().as_u16());
     Ok(response)
 }
