@@ -325,16 +325,14 @@ mod tests {
         let mut set = LimitSet::default();
         set.push("org:o", Measure::Requests, Window::Minute, Some(10));
         set.push("key:k", Measure::Tokens, Window::Minute, Some(100));
-        let now = Timestamp(120_000);
+        let now = Timestamp::now();
+        let start = Window::Minute.start(now);
         let ok = limiter.admit(&set, 60, now).await.unwrap();
         assert_eq!(ok.standing.unwrap().remaining, 9);
         let refused = limiter.admit(&set, 60, now).await.unwrap_err();
         assert_eq!(refused.error.status().as_u16(), 429);
-        assert_eq!(store.get("rpm:org:o", Timestamp(120_000)).await.unwrap(), 1);
+        assert_eq!(store.get("rpm:org:o", start).await.unwrap(), 1);
         limiter.reconcile(&ok.tokens, 10).await;
-        assert_eq!(
-            store.get("tpm:key:k", Timestamp(120_000)).await.unwrap(),
-            10
-        );
+        assert_eq!(store.get("tpm:key:k", start).await.unwrap(), 10);
     }
 }
