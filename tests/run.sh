@@ -364,6 +364,8 @@ start_gateways() {
     GATEWAY_URL="http://127.0.0.1:$GATEWAY_PORT"
     GATEWAY_DIRECT_URL="http://127.0.0.1:$GATEWAY_DIRECT_PORT"
     export GATEWAY_URL GATEWAY_DIRECT_URL GATEWAY_KEY
+    # For suites that start a gateway of their own (tests/python/test_ratelimits.py).
+    export LLM_GATEWAY_BIN="$BIN"
     for p in "${PROVIDERS[@]}"; do
         export "FAKE_${p^^}_URL=http://127.0.0.1:${FAKE_PORT[$p]}"
         export "FAKE_${p^^}_KEY=fake-$p-key"
