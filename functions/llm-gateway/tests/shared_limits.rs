@@ -2,7 +2,11 @@
 //! DynamoDB table (the moto server `./tests/run.sh` starts), a burst is sent to both at once,
 //! and together they admit no more than the limit.
 
-#![expect(clippy::unwrap_used, reason = "a panic in a test is that test failing")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a panic in a test is that test failing"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
