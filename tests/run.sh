@@ -341,7 +341,10 @@ start_gateway() { # start_gateway NAME PORT URL_OF_PORT_FN COMMENT [gateway-conf
     "$PY" "$UTIL" gateway-config "$RUN_DIR/$name.toml" "$GATEWAY_KEY" "${upstreams[@]}" \
         --comment "$comment" "$@" || return 1
     echo "$name: $BIN serve --config $RUN_DIR/$name.toml --bind 127.0.0.1:$port"
-    start_bg "$RUN_DIR/$name.log" "$BIN" serve --config "$RUN_DIR/$name.toml" --bind "127.0.0.1:$port"
+    # The client suites send wrong keys on purpose, all from loopback: a lockout threshold
+    # they never reach (lockout itself is tested in tests/api/security.rs).
+    start_bg "$RUN_DIR/$name.log" env LLM_GATEWAY__AUTH__LOCKOUT__MAX_FAILURES=100000 \
+        "$BIN" serve --config "$RUN_DIR/$name.toml" --bind "127.0.0.1:$port"
     "$PY" "$UTIL" wait-http "http://127.0.0.1:$port/health" 60 --pid "$BG_PID" ||
         { tail -n 30 "$RUN_DIR/$name.log"; return 1; }
 }
