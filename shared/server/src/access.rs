@@ -209,7 +209,6 @@ impl Access {
                     (cached.key.org_id.clone(), cached.key.id.clone(), set)
                 }
             };
-        self.lockout.record_success(ip);
         set.limits
             .extend(LimitSet::for_ip(ip, self.limits.ip_requests_per_minute).limits);
 

@@ -1,6 +1,9 @@
 //! Brute-force protection: failed authentications are counted per client IP address, and an
 //! address that fails too often is locked out, for longer each time it does it again.
 //!
+//! A success from the address clears nothing: a client holding one valid key cannot interleave
+//! good requests with guesses to stay under the threshold.
+//!
 //! The state is per process and in memory: a guessing client is refused after a handful of
 //! tries by whichever process it reaches, with no store round trip on the failure path. The
 //! table is bounded; when it is full, entries whose lockout and window are over go first.
@@ -93,18 +96,6 @@ impl Lockout {
         record.window_start = now;
         record.locked_until = Some(now + length);
         FailureOutcome::LockedOut(length)
-    }
-
-    /// A successful authentication clears the address's failures and lockout history.
-    pub fn record_success(&self, ip: IpAddr) {
-        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        if records
-            .get(&ip)
-            .is_some_and(|r| r.locked_until.is_none_or(|until| until <= now))
-        {
-            records.remove(&ip);
-        }
     }
 }
 

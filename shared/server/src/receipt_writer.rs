@@ -112,3 +112,50 @@ async fn write_one_batch(store: &dyn ReceiptStore, batch: &[ReceiptRecord], drop
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use gateway_store::Timestamp;
+    use gateway_store::model::query::ReceiptQuery;
+    use gateway_store::model::receipt::TokenCounts;
+    use gateway_store::sqlite::SqliteStore;
+
+    use super::*;
+
+    fn record(n: usize) -> ReceiptRecord {
+        ReceiptRecord {
+            request_id: format!("req_{n}"),
+            org_id: "org_1".into(),
+            key_id: None,
+            at: Timestamp::now(),
+            routing_decision: "direct".into(),
+            provider: "openai".into(),
+            model: "openai/gpt-4o".into(),
+            status: 200,
+            latency_ms: 1,
+            tokens: TokenCounts::default(),
+            cost_usd: 0.0,
+            fallback_attempts: Vec::new(),
+            details: serde_json::Value::Null,
+            expires_at: Timestamp::now().plus_days(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn flush_returns_once_every_queued_receipt_is_stored() {
+        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let writer = ReceiptWriter::start(store.clone());
+        for n in 0..(BATCH * 2 + 7) {
+            writer.submit(record(n));
+        }
+        writer.flush().await;
+        let mut query = ReceiptQuery::for_org("org_1");
+        query.limit = 1000;
+        let page = store
+            .query_receipts(&query, Timestamp::now())
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), BATCH * 2 + 7);
+        assert_eq!(writer.dropped(), 0);
+    }
+}
