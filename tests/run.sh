@@ -60,6 +60,8 @@ cd "$REPO" || exit 2
 mkdir -p "$TOOLS" || exit 2
 RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/llm-gateway-tests.XXXXXX") || exit 2
 RUN_START=$SECONDS
+# Gateways and CLI tests started here keep their SQLite store in the run's folder.
+export LLM_GATEWAY_DATA_DIR="$RUN_DIR/data"
 
 # ---------------------------------------------------------------- bookkeeping
 PIDS=()            # background processes started here (each leads its own process group)
@@ -339,7 +341,10 @@ start_gateway() { # start_gateway NAME PORT URL_OF_PORT_FN COMMENT [gateway-conf
     "$PY" "$UTIL" gateway-config "$RUN_DIR/$name.toml" "$GATEWAY_KEY" "${upstreams[@]}" \
         --comment "$comment" "$@" || return 1
     echo "$name: $BIN serve --config $RUN_DIR/$name.toml --bind 127.0.0.1:$port"
-    start_bg "$RUN_DIR/$name.log" "$BIN" serve --config "$RUN_DIR/$name.toml" --bind "127.0.0.1:$port"
+    # The client suites send wrong keys on purpose, all from loopback: a lockout threshold
+    # they never reach (lockout itself is tested in tests/api/security.rs).
+    start_bg "$RUN_DIR/$name.log" env LLM_GATEWAY__AUTH__LOCKOUT__MAX_FAILURES=100000 \
+        "$BIN" serve --config "$RUN_DIR/$name.toml" --bind "127.0.0.1:$port"
     "$PY" "$UTIL" wait-http "http://127.0.0.1:$port/health" 60 --pid "$BG_PID" ||
         { tail -n 30 "$RUN_DIR/$name.log"; return 1; }
 }
@@ -362,6 +367,8 @@ start_gateways() {
     GATEWAY_URL="http://127.0.0.1:$GATEWAY_PORT"
     GATEWAY_DIRECT_URL="http://127.0.0.1:$GATEWAY_DIRECT_PORT"
     export GATEWAY_URL GATEWAY_DIRECT_URL GATEWAY_KEY
+    # For suites that start a gateway of their own (tests/python/test_ratelimits.py).
+    export LLM_GATEWAY_BIN="$BIN"
     for p in "${PROVIDERS[@]}"; do
         export "FAKE_${p^^}_URL=http://127.0.0.1:${FAKE_PORT[$p]}"
         export "FAKE_${p^^}_KEY=fake-$p-key"

@@ -9,6 +9,8 @@ use gateway_core::config::Config;
 use gateway_fakes::{Behaviour, CallOutcome, Dialect, FakeOptions, FakeServer, RecordedCall};
 use gateway_server::AppState;
 use gateway_server::serve::{self, RunningGateway};
+use gateway_store::Store;
+use gateway_store::sqlite::SqliteStore;
 use serde_json::{Value, json};
 
 pub const KEY: &str = "llm_gw_dev_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -98,6 +100,8 @@ const PROVIDERS: &[(&str, Dialect, &[&str], &[&str])] = &[
 
 pub struct TestApp {
     pub url: String,
+    /// The gateway's store (SQLite in memory): organisations, keys, receipts, audit.
+    pub store: Arc<dyn Store>,
     pub client: reqwest::Client,
     pub fakes: HashMap<String, FakeServer>,
     gateway: Option<RunningGateway>,
@@ -127,12 +131,16 @@ pub async fn spawn_app_with(extra_toml: &str) -> TestApp {
     }
     toml.push_str(extra_toml);
     let config = Config::from_toml(&toml).expect("test configuration");
-    let state = AppState::from_config(&config, &HashMap::<String, String>::new()).expect("state");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().await.expect("store"));
+    let state = AppState::with_store(&config, &HashMap::<String, String>::new(), store.clone())
+        .await
+        .expect("state");
     let gateway = serve::start(Arc::new(state), SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .expect("gateway starts");
     TestApp {
         url: format!("http://{}", gateway.addr()),
+        store,
         client: reqwest::Client::new(),
         fakes,
         gateway: Some(gateway),

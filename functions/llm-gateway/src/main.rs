@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use gateway_core::config::{Config, ProcessEnv};
 use gateway_core::keys::{self, GatewayKeyHash, KeyEnvironment};
 use gateway_fakes::{Behaviour, FakeOptions, FakeServer};
-use gateway_server::{AppState, demo, serve, telemetry};
+use gateway_server::{AppState, demo, serve, store_setup, telemetry};
+
+mod admin;
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +31,13 @@ use gateway_server::{AppState, demo, serve, telemetry};
         RUST_LOG                    log filter (overrides [telemetry] filter)"
 )]
 struct Cli {
+    /// Where the SQLite store lives (default: LLM_GATEWAY_DATA_DIR, else
+    /// $XDG_DATA_HOME/llm-gateway, else ~/.local/share/llm-gateway).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Configuration file (TOML), for the commands that use the store.
+    #[arg(long, global = true, env = "LLM_GATEWAY_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,10 +53,13 @@ enum Command {
         env: KeyEnv,
     },
     /// Check a configuration file and list the models it makes routable.
-    CheckConfig {
-        #[arg(long, env = "LLM_GATEWAY_CONFIG")]
-        config: Option<PathBuf>,
-    },
+    CheckConfig,
+    /// Organisations in the store (headless bootstrap).
+    #[command(subcommand)]
+    Org(admin::OrgCommand),
+    /// API keys in the store: create (printed once), list, revoke, rotate.
+    #[command(subcommand)]
+    Key(admin::KeyCommand),
     /// Run a simulated provider (the one tests and --demo use) on its own, speaking the
     /// OpenAI, Groq, Together AI or Mistral variant of the OpenAI protocol, or Gemini's API.
     Fake(FakeArgs),
@@ -55,9 +67,6 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// Configuration file (TOML). Without one, providers come from the environment.
-    #[arg(long, env = "LLM_GATEWAY_CONFIG")]
-    config: Option<PathBuf>,
     /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:8080 (default: [server] bind).
     #[arg(long)]
     bind: Option<SocketAddr>,
@@ -124,8 +133,22 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| store_setup::default_data_dir(&ProcessEnv));
     match cli.command {
-        Command::Serve(args) => serve_command(args).await,
+        Command::Serve(args) => serve_command(args, cli.config, &data_dir).await,
+        Command::Org(command) => {
+            let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
+            let store = store_setup::open(&config.store, &data_dir, &ProcessEnv).await?;
+            admin::org(store, command).await
+        }
+        Command::Key(command) => {
+            let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
+            let store = store_setup::open(&config.store, &data_dir, &ProcessEnv).await?;
+            admin::key(store, command).await
+        }
         Command::Keygen { env } => {
             let env = match env {
                 KeyEnv::Prod => KeyEnvironment::Production,
@@ -140,8 +163,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::CheckConfig { config } => {
-            let config = Config::load(config.as_deref(), &ProcessEnv)?;
+        Command::CheckConfig => {
+            let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
             let state = AppState::from_config(&config, &ProcessEnv)?;
             println!(
                 "configuration is valid; {} gateway key(s); routable models:",
@@ -156,8 +179,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = Config::load(args.config.as_deref(), &ProcessEnv)?;
+async fn serve_command(
+    args: ServeArgs,
+    config_path: Option<PathBuf>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let mut config = Config::load(config_path.as_deref(), &ProcessEnv)?;
     telemetry::init(&config.telemetry);
     if let Some(bind) = args.bind {
         config.server.bind = bind;
@@ -167,13 +194,8 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let state = AppState::from_config(&config, &ProcessEnv)?;
-    if state.keys.is_empty() {
-        anyhow::bail!(
-            "no gateway keys are configured, so every request would be refused: add [[auth.keys]] \
-             to the configuration (see `llm-gateway keygen`), or run with --demo"
-        );
-    }
+    let store = store_setup::open(&config.store, data_dir, &ProcessEnv).await?;
+    let state = AppState::with_store(&config, &ProcessEnv, store).await?;
     if state.providers.is_empty() {
         tracing::warn!(
             "no provider is configured: set OPENAI_API_KEY (or another provider's key), \

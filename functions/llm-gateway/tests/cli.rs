@@ -175,13 +175,43 @@ async fn serve_demo_prints_the_fixed_key_and_serves_every_simulated_provider() {
 }
 
 #[test]
-fn serve_without_keys_refuses_to_start_and_says_why() {
-    let out = Command::new(BIN)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env_remove("LLM_GATEWAY_CONFIG")
-        .output()
+fn bootstrap_creates_an_organisation_and_a_key_printed_once_then_revokes_it() {
+    let dir = std::env::temp_dir().join(format!("llm-gateway-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(args)
+            .env_remove("LLM_GATEWAY_CONFIG")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["org", "create", "--name", "acme", "--plan", "starter"]);
+    let created = run(&[
+        "key", "create", "--org", "acme", "--name", "ci", "--env", "prod",
+    ]);
+    let secret = created
+        .lines()
+        .find_map(|l| l.strip_prefix("secret: "))
         .unwrap();
-    fails_saying(out, "no gateway keys");
+    assert!(secret.starts_with("llm_gw_prod_") && secret.len() == 12 + 64);
+    let id = created
+        .lines()
+        .find_map(|l| l.strip_prefix("key id: "))
+        .unwrap();
+    let listed = run(&["key", "list", "--org", "acme"]);
+    assert!(listed.contains(id) && listed.contains("active"));
+    assert!(!listed.contains(secret));
+    run(&["key", "revoke", "--org", "acme", "--id", id]);
+    assert!(run(&["key", "list", "--org", "acme"]).contains("revoked"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -85,6 +85,10 @@ pub struct Config {
     pub catalog: CatalogConfig,
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +118,109 @@ impl Default for ServerConfig {
 pub struct AuthConfig {
     #[serde(default)]
     pub keys: Vec<KeyConfig>,
+    /// How long a key found in the store is trusted before it is looked up again: the bound
+    /// on how late a revocation takes effect. Failed lookups are never cached.
+    #[serde(default = "default_key_cache_secs")]
+    pub key_cache_secs: u64,
+    #[serde(default)]
+    pub lockout: LockoutConfig,
+}
+
+fn default_key_cache_secs() -> u64 {
+    5
+}
+
+/// Brute-force protection: `max_failures` failed authentications from one IP address within
+/// `window_secs` lock it out for `lockout_secs`, doubling with each further lockout up to
+/// `max_lockout_secs`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockoutConfig {
+    pub max_failures: u32,
+    pub window_secs: u64,
+    pub lockout_secs: u64,
+    pub max_lockout_secs: u64,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        LockoutConfig {
+            max_failures: 10,
+            window_secs: 300,
+            lockout_secs: 60,
+            max_lockout_secs: 3600,
+        }
+    }
+}
+
+/// Where organisations, keys, counters, receipts and the audit log live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub backend: StoreBackend,
+    /// The SQLite file (default: `gateway.db` in the data directory).
+    pub path: Option<PathBuf>,
+    /// How long receipts (the request log) are kept.
+    pub receipt_retention_days: u32,
+    pub dynamodb: DynamoDbConfig,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            backend: StoreBackend::Sqlite,
+            path: None,
+            receipt_retention_days: 30,
+            dynamodb: DynamoDbConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    Sqlite,
+    Dynamodb,
+}
+
+/// The DynamoDB table (`backend = "dynamodb"`). Region and credentials default to the AWS
+/// chain; the credentials here are for local endpoints and may be `env::VAR` references.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DynamoDbConfig {
+    pub table: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Create the table at start-up when it does not exist (local endpoints, tests).
+    pub create_table: bool,
+}
+
+/// Rate limits outside the organisations in the store: the configured organisation (the keys
+/// of `[[auth.keys]]`), and every client IP address. None by default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
+    pub requests_per_day: Option<u64>,
+    /// Requests per minute from one client IP address, whatever the key.
+    pub ip_requests_per_minute: Option<u64>,
+    /// The output a tokens-per-minute estimate assumes when a request sets no `max_tokens`.
+    pub default_max_output_tokens: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            requests_per_minute: None,
+            tokens_per_minute: None,
+            requests_per_day: None,
+            ip_requests_per_minute: None,
+            default_max_output_tokens: 1024,
+        }
+    }
 }
 
 /// A gateway key accepted until organisation key management is configured.

@@ -160,7 +160,9 @@ pub async fn run(
 /// No attempt answered: the receipt (every attempt in it) goes to the log, and the client gets
 /// the last attempt's error with a header saying whether earlier ones were tried.
 fn failed(state: &AppState, mut routed: Routed, error: ApiError) -> ErrorResponse {
-    state.receipts.push(routed.failure_receipt(&error));
+    let receipt = routed.failure_receipt(&error);
+    routed.context.record(&receipt, error.status().as_u16());
+    state.receipts.push(receipt);
     routed.failed_attempts.pop();
     routed.error(error)
 }
@@ -235,6 +237,7 @@ async fn complete(
         fallback_used = receipt.fallback_used,
         "chat completion"
     );
+    routed.context.record(&receipt, response.status().as_u16());
     state.receipts.push(receipt);
     Ok(response)
 }

@@ -7,22 +7,29 @@
 //! - [`receipt_log`]: recent receipts by request id.
 //! - [`state`]: what handlers borrow, built once from the configuration.
 //! - [`auth`], [`cors`], [`request_id`], [`errors`], [`receipts`]: the cross-cutting pieces.
+//! - [`access`], [`limits`], [`lockout`], [`receipt_writer`]: keys from the store, rate limits,
+//!   brute-force protection and the request log.
 //! - [`demo`]: simulated providers for `--demo`.
 //! - [`serve`]: binding, serving and graceful shutdown.
 //! - [`telemetry`], to set up logging.
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod cors;
 pub mod demo;
 pub mod errors;
 pub mod execute;
+pub mod limits;
+pub mod lockout;
 pub mod receipt_log;
+pub mod receipt_writer;
 pub mod receipts;
 pub mod request_id;
 pub mod routes;
 pub mod serve;
 pub mod state;
+pub mod store_setup;
 pub mod stream;
 pub mod telemetry;
 pub mod usage;

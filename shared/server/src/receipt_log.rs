@@ -72,6 +72,7 @@ mod tests {
         let context = RequestContext {
             id: id.into(),
             received: std::time::Instant::now(),
+            caller: None,
         };
         Routed::direct(context, model, std::time::Duration::ZERO)
             .receipt(&Usage::new(1, 1), UsageSource::Provider)

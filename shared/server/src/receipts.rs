@@ -226,6 +226,7 @@ mod tests {
             RequestContext {
                 id: "req_1".into(),
                 received: std::time::Instant::now(),
+                caller: None,
             },
             model,
             Duration::ZERO,

@@ -3,6 +3,7 @@
 //! the key header sensitive so nothing that logs headers prints it; and it gives framework-made
 //! error answers (404, 405, 413) the OpenAI shape.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::Request;
@@ -11,6 +12,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
+use gateway_core::receipt::Receipt;
+
+use crate::access::Caller;
 use crate::errors;
 
 pub const HEADER: &str = "x-request-id";
@@ -19,6 +23,17 @@ pub const HEADER: &str = "x-request-id";
 pub struct RequestContext {
     pub id: String,
     pub received: Instant,
+    /// Set by authentication; receives the receipt once the request is answered.
+    pub caller: Option<Arc<Caller>>,
+}
+
+impl RequestContext {
+    /// Hands the finished request's receipt to the caller's request log and limits.
+    pub fn record(&self, receipt: &Receipt, status: u16) {
+        if let Some(caller) = &self.caller {
+            caller.record(receipt, status);
+        }
+    }
 }
 
 pub async fn assign(mut request: Request, next: Next) -> Response {
@@ -29,6 +44,7 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
         // 128 random bits from the thread's generator: no system call per request.
         id: format!("req_{:032x}", rand::random::<u128>()),
         received: Instant::now(),
+        caller: None,
     };
     let header = HeaderValue::from_str(&context.id).ok();
     let span = tracing::info_span!("request", request_id = %context.id);

@@ -14,6 +14,7 @@ use crate::state::AppState;
 
 pub struct RunningGateway {
     addr: SocketAddr,
+    state: Arc<AppState>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<io::Result<()>>,
 }
@@ -26,7 +27,7 @@ pub async fn start(state: Arc<AppState>, bind: SocketAddr) -> io::Result<Running
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let app = app::router(state);
+    let app = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -35,7 +36,12 @@ pub async fn start(state: Arc<AppState>, bind: SocketAddr) -> io::Result<Running
             })
             .await
     });
-    Ok(RunningGateway { addr, stop, task })
+    Ok(RunningGateway {
+        addr,
+        state,
+        stop,
+        task,
+    })
 }
 
 impl RunningGateway {
@@ -47,9 +53,14 @@ impl RunningGateway {
         format!("http://{}/v1", self.addr)
     }
 
-    /// Stops accepting connections and waits for in-flight requests to finish.
+    /// Stops accepting connections, waits for in-flight requests to finish, then writes every
+    /// queued receipt.
     pub async fn shutdown(self) -> io::Result<()> {
         let _ = self.stop.send(());
-        self.task.await.map_err(io::Error::other)?
+        let served = self.task.await.map_err(io::Error::other)?;
+        if let Some(access) = &self.state.access {
+            access.flush().await;
+        }
+        served
     }
 }

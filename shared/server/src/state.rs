@@ -13,6 +13,9 @@ use gateway_core::routing::{
 };
 use gateway_core::upstream::Provider;
 use gateway_core::{ApiError, ErrorKind};
+use gateway_store::Store;
+
+use crate::access::Access;
 
 use crate::receipt_log::ReceiptLog;
 
@@ -34,6 +37,9 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Cross-origin access, when any origin is allowed.
     pub cors: Option<tower_http::cors::CorsLayer>,
+    /// Keys, limits and the request log from the store; without one, only `[[auth.keys]]`
+    /// authenticate and nothing is limited or logged.
+    pub access: Option<Arc<Access>>,
 }
 
 impl AppState {
@@ -86,7 +92,20 @@ impl AppState {
             upstream: config.upstream.clone(),
             max_body_bytes: config.server.max_body_bytes,
             cors: crate::cors::layer(&config.server.cors_allowed_origins)?,
+            access: None,
         })
+    }
+
+    /// The same, with organisations, store keys, limits and the request log from `store`.
+    pub async fn with_store(
+        config: &Config,
+        env: &dyn EnvSource,
+        store: Arc<dyn Store>,
+    ) -> anyhow::Result<AppState> {
+        let mut state = AppState::from_config(config, env)?;
+        let access = Access::start(config, state.keys.clone(), store).await?;
+        state.access = Some(Arc::new(access));
+        Ok(state)
     }
 
     pub fn provider(&self, id: &str) -> Result<Arc<dyn Provider>, ApiError> {

@@ -331,6 +331,7 @@ impl Relay {
             latency_ms = receipt.latency_ms,
             "chat completion stream"
         );
+        self.routed.context.record(&receipt, 200);
         self.receipts.push(receipt);
     }
 

@@ -1,0 +1,161 @@
+//! Receipts reach the request log through a background writer, so no client waits on a store
+//! write: the request path hands a record to a bounded channel and moves on; one task writes
+//! them in batches. When the channel is full (the store is down or slow) records are dropped,
+//! counted and logged rather than slowing requests. [`ReceiptWriter::flush`] writes everything
+//! queued before it returns, which the server calls on clean shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use gateway_store::ReceiptStore;
+use gateway_store::model::receipt::ReceiptRecord;
+use tokio::sync::{mpsc, oneshot};
+
+/// Records waiting to be written, at most.
+const QUEUE: usize = 10_000;
+/// Records written in one store call, at most.
+const BATCH: usize = 100;
+/// Attempts per batch before its records count as dropped.
+const ATTEMPTS: u32 = 3;
+
+enum Message {
+    Record(Box<ReceiptRecord>),
+    Flush(oneshot::Sender<()>),
+}
+
+pub struct ReceiptWriter {
+    queue: mpsc::Sender<Message>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl ReceiptWriter {
+    /// Starts the writing task on the current runtime.
+    pub fn start(store: Arc<dyn ReceiptStore>) -> ReceiptWriter {
+        let (queue, inbox) = mpsc::channel(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        tokio::spawn(write_batches(store, inbox, dropped.clone()));
+        ReceiptWriter { queue, dropped }
+    }
+
+    /// Queues a record without waiting; a full queue drops it (counted).
+    pub fn submit(&self, record: ReceiptRecord) {
+        if self
+            .queue
+            .try_send(Message::Record(Box::new(record)))
+            .is_err()
+        {
+            let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::warn!(dropped_total = total, "receipt queue full: receipt dropped");
+        }
+    }
+
+    /// Waits until every record queued before this call is written (or dropped).
+    pub async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
+    }
+
+    /// Receipts lost so far (queue full, or the store refused them).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+async fn write_batches(
+    store: Arc<dyn ReceiptStore>,
+    mut inbox: mpsc::Receiver<Message>,
+    dropped: Arc<AtomicU64>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut waiting = Vec::new();
+    while let Some(first) = inbox.recv().await {
+        let mut next = Some(first);
+        while let Some(message) = next {
+            match message {
+                Message::Record(record) => batch.push(*record),
+                Message::Flush(done) => waiting.push(done),
+            }
+            next = if batch.len() < BATCH {
+                inbox.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        if !batch.is_empty() {
+            write_one_batch(store.as_ref(), &batch, &dropped).await;
+            batch.clear();
+        }
+        for done in waiting.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+async fn write_one_batch(store: &dyn ReceiptStore, batch: &[ReceiptRecord], dropped: &AtomicU64) {
+    let mut delay = Duration::from_millis(100);
+    for attempt in 1..=ATTEMPTS {
+        match store.append_receipts(batch).await {
+            Ok(()) => return,
+            Err(error) if attempt < ATTEMPTS => {
+                tracing::warn!(%error, attempt, "writing receipts failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 4;
+            }
+            Err(error) => {
+                let lost = u64::try_from(batch.len()).unwrap_or(u64::MAX);
+                let total = dropped.fetch_add(lost, Ordering::Relaxed) + lost;
+                tracing::error!(%error, lost, dropped_total = total, "receipts dropped: the store refused them");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gateway_store::Timestamp;
+    use gateway_store::model::query::ReceiptQuery;
+    use gateway_store::model::receipt::TokenCounts;
+    use gateway_store::sqlite::SqliteStore;
+
+    use super::*;
+
+    fn record(n: usize) -> ReceiptRecord {
+        ReceiptRecord {
+            request_id: format!("req_{n}"),
+            org_id: "org_1".into(),
+            key_id: None,
+            at: Timestamp::now(),
+            routing_decision: "direct".into(),
+            provider: "openai".into(),
+            model: "openai/gpt-4o".into(),
+            status: 200,
+            latency_ms: 1,
+            tokens: TokenCounts::default(),
+            cost_usd: 0.0,
+            fallback_attempts: Vec::new(),
+            details: serde_json::Value::Null,
+            expires_at: Timestamp::now().plus_days(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn flush_returns_once_every_queued_receipt_is_stored() {
+        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let writer = ReceiptWriter::start(store.clone());
+        for n in 0..(BATCH * 2 + 7) {
+            writer.submit(record(n));
+        }
+        writer.flush().await;
+        let mut query = ReceiptQuery::for_org("org_1");
+        query.limit = 1000;
+        let page = store
+            .query_receipts(&query, Timestamp::now())
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), BATCH * 2 + 7);
+        assert_eq!(writer.dropped(), 0);
+    }
+}
