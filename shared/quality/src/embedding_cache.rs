@@ -14,6 +14,8 @@ use crate::embedder::{Embedder, EmbedderError};
 pub enum CacheError {
     #[error(transparent)]
     Embed(#[from] EmbedderError),
+    #[error("an embedding thread panicked")]
+    ThreadPanicked,
     #[error("embedding cache {path}: {source}")]
     Io {
         path: PathBuf,
@@ -85,10 +87,7 @@ fn cache_key(fingerprint: &str, prompts: &[&str]) -> String {
 }
 
 /// One prompt at a time per thread (no padding waste), one thread per core.
-fn embed_in_parallel(
-    embedder: &Embedder,
-    prompts: &[&str],
-) -> Result<Vec<Vec<f32>>, EmbedderError> {
+fn embed_in_parallel(embedder: &Embedder, prompts: &[&str]) -> Result<Vec<Vec<f32>>, CacheError> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let chunk = prompts.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
@@ -106,11 +105,7 @@ fn embed_in_parallel(
         for handle in handles {
             match handle.join() {
                 Ok(part) => all.extend(part?),
-                Err(_) => {
-                    return Err(EmbedderError::Tokenizer(
-                        "an embedding thread panicked".into(),
-                    ));
-                }
+                Err(_) => return Err(CacheError::ThreadPanicked),
             }
         }
         Ok(all)
