@@ -14,6 +14,8 @@ use gateway_server::{AppState, demo, serve, store_setup, telemetry};
 
 mod admin;
 
+mod eval_router;
+
 #[derive(Parser)]
 #[command(
     name = "llm-gateway",
@@ -63,6 +65,9 @@ enum Command {
     /// Run a simulated provider (the one tests and --demo use) on its own, speaking the
     /// OpenAI, Groq, Together AI or Mistral variant of the OpenAI protocol, or Gemini's API.
     Fake(FakeArgs),
+    /// Train the quality predictor on labelled prompts and report how well it routes
+    /// between a strong and a weak model (APGR, CPT) on a held-out split.
+    EvalRouter(eval_router::EvalRouterArgs),
 }
 
 #[derive(clap::Args)]
@@ -125,6 +130,10 @@ struct FakeArgs {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // CPU-bound and synchronous: no async runtime needed.
+    if let Command::EvalRouter(args) = cli.command {
+        return eval_router::run(args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -176,6 +185,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Fake(args) => fake_command(args).await,
+        Command::EvalRouter(args) => eval_router::run(args),
     }
 }
 
