@@ -137,6 +137,22 @@ pub fn json_headers(stream: bool) -> HeaderMap {
     headers
 }
 
+/// Headers of a JSON request that authenticates with `Authorization: Bearer <key>`, when there
+/// is a key.
+pub fn bearer_json_headers(
+    stream: bool,
+    key: Option<&SecretString>,
+) -> Result<HeaderMap, ProviderError> {
+    let mut headers = json_headers(stream);
+    if let Some(key) = key {
+        headers.insert(
+            header::AUTHORIZATION,
+            secret_header(&format!("Bearer {}", key.expose_secret()))?,
+        );
+    }
+    Ok(headers)
+}
+
 /// A credential as a header value, marked sensitive so nothing that logs headers prints it.
 pub fn secret_header(value: &str) -> Result<HeaderValue, ProviderError> {
     let mut value = HeaderValue::try_from(value).map_err(|_| {

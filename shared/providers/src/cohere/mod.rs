@@ -18,12 +18,11 @@ mod response;
 mod stream;
 
 use ::http::Uri;
-use ::http::header::AUTHORIZATION;
 use async_trait::async_trait;
 use gateway_core::config::ResolvedProvider;
 use gateway_core::upstream::{ChatReply, ChunkStream, Provider, ProviderError, ProviderErrorKind};
 use gateway_core::wire::{ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -56,13 +55,7 @@ impl Cohere {
         body: &impl Serialize,
         stream: bool,
     ) -> Result<UpstreamResponse, ProviderError> {
-        let mut headers = http::json_headers(stream);
-        if let Some(key) = &self.api_key {
-            headers.insert(
-                AUTHORIZATION,
-                http::secret_header(&format!("Bearer {}", key.expose_secret()))?,
-            );
-        }
+        let headers = http::bearer_json_headers(stream, self.api_key.as_ref())?;
         self.client
             .post_json(
                 &self.id,

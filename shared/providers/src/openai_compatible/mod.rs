@@ -9,7 +9,6 @@ mod quirks;
 pub use quirks::Variant;
 
 use ::http::Uri;
-use ::http::header::AUTHORIZATION;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -18,7 +17,7 @@ use gateway_core::upstream::{ChatReply, ChunkStream, Provider, ProviderError, Pr
 use gateway_core::wire::{
     ChatCompletion, ChatRequest, CompletionView, EmbeddingsRequest, EmbeddingsResponse,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::errors;
@@ -57,13 +56,7 @@ impl OpenAiCompatible {
         body: &impl Serialize,
         stream: bool,
     ) -> Result<UpstreamResponse, ProviderError> {
-        let mut headers = http::json_headers(stream);
-        if let Some(key) = &self.api_key {
-            headers.insert(
-                AUTHORIZATION,
-                http::secret_header(&format!("Bearer {}", key.expose_secret()))?,
-            );
-        }
+        let headers = http::bearer_json_headers(stream, self.api_key.as_ref())?;
         self.client
             .post_json(
                 &self.id,
