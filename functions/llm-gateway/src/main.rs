@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use gateway_core::config::{Config, ProcessEnv};
+use gateway_core::config::{Config, ProcessEnv, StoreBackend};
 use gateway_core::keys::{self, GatewayKeyHash, KeyEnvironment};
 use gateway_fakes::{Behaviour, FakeOptions, FakeServer};
-use gateway_server::{AppState, demo, serve, store_setup, telemetry};
+use gateway_server::{AppState, demo, retention, serve, store_setup, telemetry};
 
 mod admin;
 
@@ -205,6 +205,10 @@ async fn serve_command(
         None
     };
     let store = store_setup::open(&config.store, data_dir, &ProcessEnv).await?;
+    if config.store.backend == StoreBackend::Sqlite {
+        // DynamoDB deletes expired items itself.
+        retention::spawn(store.clone());
+    }
     let state = AppState::with_store(&config, &ProcessEnv, store).await?;
     if state.providers.is_empty() {
         tracing::warn!(

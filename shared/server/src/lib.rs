@@ -26,6 +26,7 @@ pub mod receipt_log;
 pub mod receipt_writer;
 pub mod receipts;
 pub mod request_id;
+pub mod retention;
 pub mod routes;
 pub mod serve;
 pub mod state;
