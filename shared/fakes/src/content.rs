@@ -71,6 +71,39 @@ pub(crate) fn excerpt(text: &str, max: usize) -> &str {
     }
 }
 
+/// How many characters of a prompt or tool result a reply quotes back.
+const QUOTE_CHARS: usize = 200;
+
+/// The start of `text`, without directives, for quoting in a reply.
+pub(crate) fn quote(text: &str) -> String {
+    let stripped = crate::directives::strip(text);
+    excerpt(stripped.trim(), QUOTE_CHARS).trim_end().to_owned()
+}
+
+/// What a reply answers: a tool's result, or the user's last words.
+pub(crate) enum Heard<'a> {
+    ToolResult(&'a str),
+    Prompt(&'a str),
+}
+
+/// Every dialect's deterministic reply text: `words` filler words when the request asks for
+/// them, else a sentence naming the model and quoting what it heard.
+pub(crate) fn simulated_text(model: &str, words: Option<usize>, heard: Heard<'_>) -> String {
+    if let Some(words) = words {
+        return filler(words);
+    }
+    match heard {
+        Heard::ToolResult(result) => format!(
+            "This is a simulated reply from {model}. The tool returned: {}",
+            quote(result)
+        ),
+        Heard::Prompt(prompt) => match quote(prompt) {
+            quoted if quoted.is_empty() => format!("This is a simulated reply from {model}."),
+            quoted => format!("This is a simulated reply from {model}. You said: {quoted}"),
+        },
+    }
+}
+
 /// `text` split into words, each keeping the whitespace that follows it (and the first
 /// keeping any leading whitespace), so the pieces concatenate back to `text` exactly.
 pub(crate) fn pieces(text: &str) -> Vec<&str> {

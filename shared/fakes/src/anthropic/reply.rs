@@ -2,19 +2,15 @@
 //! (`message_start`, `content_block_*`, `ping`, `message_delta`, `message_stop`) as
 //! Anthropic's streaming documentation shows them.
 
+use crate::content::{Heard, simulated_text};
 use serde_json::{Value, json};
 
 use super::request::{MessagesRequest, ToolChoice, ToolDefinition};
-use crate::{
-    content::{
-        alphanumeric, estimate_tokens, excerpt, filler, fingerprint, fragments, pieces,
-        truncate_words, value_for_schema, word_count,
-    },
-    directives,
+use crate::content::{
+    alphanumeric, estimate_tokens, fingerprint, fragments, pieces, truncate_words,
+    value_for_schema, word_count,
 };
 
-/// How much of the prompt (or tool result) a text reply quotes.
-const QUOTE_CHARS: usize = 200;
 /// Size of the `partial_json` fragments of streamed tool input.
 const INPUT_FRAGMENT_CHARS: usize = 8;
 
@@ -50,16 +46,16 @@ impl Reply {
 
     fn text(request: &MessagesRequest) -> Self {
         let model = &request.model;
-        let quoted = quote(&request.last_user_text);
-        let text = if let Some(words) = request.directives.words {
-            filler(words)
-        } else if request.answering_tool {
-            format!("This is a simulated reply from {model}. The tool returned: {quoted}")
-        } else if quoted.is_empty() {
-            format!("This is a simulated reply from {model}.")
-        } else {
-            format!("This is a simulated reply from {model}. You said: {quoted}")
-        };
+        let heard = &request.last_user_text;
+        let text = simulated_text(
+            model,
+            request.directives.words,
+            if request.answering_tool {
+                Heard::ToolResult(heard)
+            } else {
+                Heard::Prompt(heard)
+            },
+        );
         let mut text = match &request.json_schema {
             Some(schema) => value_for_schema(schema).to_string(),
             None => text,
@@ -282,10 +278,4 @@ fn tool_uses(request: &MessagesRequest) -> Vec<ToolUse> {
             input: value_for_schema(&tool.input_schema),
         })
         .collect()
-}
-
-/// The start of `text`, without directives, for quoting in a reply.
-fn quote(text: &str) -> String {
-    let stripped = directives::strip(text);
-    excerpt(stripped.trim(), QUOTE_CHARS).trim_end().to_owned()
 }

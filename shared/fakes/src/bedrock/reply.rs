@@ -6,16 +6,15 @@
 //! calls a tool: text in content block 0 and the tool use in block 1, as Claude on Bedrock
 //! does, so block indexes and tool-call indexes differ as they do for real.
 
+use crate::content::{Heard, simulated_text};
 use serde_json::{Value, json};
 
 use super::converse::{Choice, Converse};
 use crate::content::{
-    alphanumeric, estimate_tokens, excerpt, filler, fragments, pieces, truncate_at_stop,
-    truncate_words, value_for_schema,
+    alphanumeric, estimate_tokens, fragments, pieces, truncate_at_stop, truncate_words,
+    value_for_schema,
 };
-use crate::directives;
 
-const QUOTE_CHARS: usize = 200;
 const ARGUMENT_FRAGMENT_CHARS: usize = 8;
 
 pub(super) struct Reply {
@@ -56,22 +55,14 @@ impl Reply {
                 usage: !request.directives.omit_usage,
             };
         }
-        let mut text = if let Some(words) = request.directives.words {
-            filler(words)
-        } else if let Some(result) = &request.tool_results {
-            format!(
-                "This is a simulated reply from {model}. The tool returned: {}",
-                excerpt(&directives::strip(result), QUOTE_CHARS)
-            )
-        } else {
-            let prompt = directives::strip(&request.prompt);
-            let prompt = excerpt(prompt.trim(), QUOTE_CHARS);
-            if prompt.is_empty() {
-                format!("This is a simulated reply from {model}.")
-            } else {
-                format!("This is a simulated reply from {model}. You said: {prompt}")
-            }
-        };
+        let mut text = simulated_text(
+            model,
+            request.directives.words,
+            match &request.tool_results {
+                Some(result) => Heard::ToolResult(result),
+                None => Heard::Prompt(&request.prompt),
+            },
+        );
         let mut stop_reason = "end_turn";
         if let Some(cut) = truncate_at_stop(&text, &request.stop) {
             text = cut.to_owned();

@@ -2,17 +2,15 @@
 //! Cohere sends (`message-start`, `content-*` or `tool-plan-delta` + `tool-call-*`,
 //! `message-end`), both from the same [`Reply`] so a stream concatenates to the JSON answer.
 
+use crate::content::{Heard, simulated_text};
 use serde_json::{Value, json};
 
 use super::chat_request::{ChatRequest, Role};
 use crate::content::{
-    alphanumeric, estimate_tokens, excerpt, filler, fingerprint, fragments, pieces,
-    truncate_at_stop, truncate_words, value_for_schema,
+    alphanumeric, estimate_tokens, fingerprint, fragments, pieces, truncate_at_stop,
+    truncate_words, value_for_schema,
 };
-use crate::directives;
 
-/// How much of the prompt (or tool result) a text reply quotes.
-const QUOTE_CHARS: usize = 200;
 /// Size of the argument fragments in streamed tool calls.
 const ARGUMENT_FRAGMENT_CHARS: usize = 8;
 
@@ -195,29 +193,26 @@ impl Reply {
 
 fn text(request: &ChatRequest, answering_tool: bool) -> (Body, &'static str) {
     let model = &request.model;
-    let said = if let Some(words) = request.directives.words {
-        filler(words)
-    } else if answering_tool {
-        let result = request
-            .messages
-            .last()
-            .map(|m| quote(&m.text))
-            .unwrap_or_default();
-        format!("This is a simulated reply from {model}. The tool returned: {result}")
+    let heard = if answering_tool {
+        request.messages.last().map(|m| m.text.as_str())
     } else {
-        let prompt = request
+        request
             .messages
             .iter()
             .rev()
             .find(|m| m.role == Role::User)
-            .map(|m| quote(&m.text))
-            .unwrap_or_default();
-        if prompt.is_empty() {
-            format!("This is a simulated reply from {model}.")
-        } else {
-            format!("This is a simulated reply from {model}. You said: {prompt}")
-        }
+            .map(|m| m.text.as_str())
     };
+    let heard = heard.unwrap_or_default();
+    let said = simulated_text(
+        model,
+        request.directives.words,
+        if answering_tool {
+            Heard::ToolResult(heard)
+        } else {
+            Heard::Prompt(heard)
+        },
+    );
     let mut content = match &request.json {
         None => said,
         Some(Value::Null) => json!({ "reply": said }).to_string(),
@@ -236,11 +231,6 @@ fn text(request: &ChatRequest, answering_tool: bool) -> (Body, &'static str) {
         finish_reason = "MAX_TOKENS";
     }
     (Body::Text(content), finish_reason)
-}
-
-fn quote(text: &str) -> String {
-    let stripped = directives::strip(text);
-    excerpt(stripped.trim(), QUOTE_CHARS).trim_end().to_owned()
 }
 
 /// A `LogprobItem` for one piece of text: one token, a plausible deterministic log probability.

@@ -6,20 +6,15 @@
 //! and the last event carries the finish reason with the final usage. Earlier events carry
 //! the usage so far, as Gemini's do.
 
+use crate::content::{Heard, simulated_text};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use super::request::{GenerateRequest, Mode};
-use crate::{
-    content::{
-        estimate_tokens, excerpt, filler, fingerprint, pieces, truncate_at_stop, truncate_words,
-        value_for_schema, word_count,
-    },
-    directives,
+use crate::content::{
+    estimate_tokens, fingerprint, pieces, truncate_at_stop, truncate_words, value_for_schema,
+    word_count,
 };
-
-/// How much of the prompt (or function response) a text reply quotes.
-const QUOTE_CHARS: usize = 200;
 
 pub(super) enum Reply {
     Text {
@@ -75,10 +70,8 @@ impl Reply {
 
     fn text(request: &GenerateRequest, answering: bool) -> Self {
         let model = &request.model;
-        let text = if let Some(words) = request.directives.words {
-            filler(words)
-        } else if answering {
-            let result = request
+        let heard = if answering {
+            request
                 .turns
                 .last()
                 .map(|t| {
@@ -88,25 +81,25 @@ impl Reply {
                         .collect::<Vec<_>>()
                         .join(" ")
                 })
-                .unwrap_or_default();
-            format!(
-                "This is a simulated reply from {model}. The tool returned: {}",
-                quote(&result)
-            )
+                .unwrap_or_default()
         } else {
-            let prompt = request
+            request
                 .turns
                 .iter()
                 .rev()
                 .find(|t| t.role == "user" && !t.texts.is_empty())
-                .map(|t| quote(&t.texts.join(" ")))
-                .unwrap_or_default();
-            if prompt.is_empty() {
-                format!("This is a simulated reply from {model}.")
-            } else {
-                format!("This is a simulated reply from {model}. You said: {prompt}")
-            }
+                .map(|t| t.texts.join(" "))
+                .unwrap_or_default()
         };
+        let text = simulated_text(
+            model,
+            request.directives.words,
+            if answering {
+                Heard::ToolResult(&heard)
+            } else {
+                Heard::Prompt(&heard)
+            },
+        );
         let mut text = match &request.json {
             None => text,
             Some(None) => json!({ "reply": text }).to_string(),
@@ -309,10 +302,4 @@ fn logprobs(text: &str, top: usize) -> (Value, f64) {
 /// Models that think by default, and so sign their function calls.
 fn thinks(model: &str) -> bool {
     model.starts_with("gemini-2.5") || model.starts_with("gemini-3")
-}
-
-/// The start of `text`, without directives, for quoting in a reply.
-fn quote(text: &str) -> String {
-    let stripped = directives::strip(text);
-    excerpt(stripped.trim(), QUOTE_CHARS).trim_end().to_owned()
 }

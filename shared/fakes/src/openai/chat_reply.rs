@@ -4,6 +4,7 @@
 //! Both renderings come from the same [`Reply`], so concatenating a stream's deltas
 //! always reproduces the non-streamed message exactly.
 
+use crate::content::{Heard, simulated_text};
 use serde_json::{Map, Value, json};
 
 use super::{
@@ -11,17 +12,12 @@ use super::{
     chat_request::{ChatRequest, ResponseFormat},
     chat_tools::{Function, ToolChoice},
 };
-use crate::{
-    content::{
-        alphanumeric, estimate_tokens, excerpt, filler, fingerprint, fragments, pieces,
-        truncate_at_stop, truncate_words, value_for_schema, word_count,
-    },
-    directives,
+use crate::content::{
+    alphanumeric, estimate_tokens, fingerprint, fragments, pieces, truncate_at_stop,
+    truncate_words, value_for_schema, word_count,
 };
 
 const SYSTEM_FINGERPRINT: &str = "fp_fake";
-/// How much of the prompt (or tool result) a text reply quotes.
-const QUOTE_CHARS: usize = 200;
 /// Size of the argument fragments in streamed tool calls.
 const ARGUMENT_FRAGMENT_CHARS: usize = 8;
 
@@ -88,29 +84,26 @@ impl Reply {
 
     fn text(request: &ChatRequest, answering_tool: bool) -> Self {
         let model = &request.model;
-        let text = if let Some(words) = request.directives.words {
-            filler(words)
-        } else if answering_tool {
-            let result = request
-                .messages
-                .last()
-                .map(|message| quote(&message.text))
-                .unwrap_or_default();
-            format!("This is a simulated reply from {model}. The tool returned: {result}")
+        let heard = if answering_tool {
+            request.messages.last().map(|m| m.text.as_str())
         } else {
-            let prompt = request
+            request
                 .messages
                 .iter()
                 .rev()
-                .find(|message| message.role == Role::User)
-                .map(|message| quote(&message.text))
-                .unwrap_or_default();
-            if prompt.is_empty() {
-                format!("This is a simulated reply from {model}.")
-            } else {
-                format!("This is a simulated reply from {model}. You said: {prompt}")
-            }
+                .find(|m| m.role == Role::User)
+                .map(|m| m.text.as_str())
         };
+        let heard = heard.unwrap_or_default();
+        let text = simulated_text(
+            model,
+            request.directives.words,
+            if answering_tool {
+                Heard::ToolResult(heard)
+            } else {
+                Heard::Prompt(heard)
+            },
+        );
         let mut content = match &request.response_format {
             ResponseFormat::Text => text,
             ResponseFormat::JsonObject => json!({ "reply": text }).to_string(),
@@ -386,12 +379,6 @@ fn chosen_functions<'a>(
         ToolChoice::Auto if parallel => functions.iter().collect(),
         _ => functions.iter().take(1).collect(),
     }
-}
-
-/// The start of `text`, without directives, for quoting in a reply.
-fn quote(text: &str) -> String {
-    let stripped = directives::strip(text);
-    excerpt(stripped.trim(), QUOTE_CHARS).trim_end().to_owned()
 }
 
 /// A `logprobs.content` entry: a plausible, deterministic log probability for `token`
