@@ -39,7 +39,7 @@ const CACHE_MAX: usize = 10_000;
 #[derive(Clone)]
 struct CachedKey {
     key: ApiKey,
-    org_limits: Option<PlanLimits>,
+    org: Arc<Organization>,
     fetched: Instant,
 }
 
@@ -53,12 +53,15 @@ pub struct Access {
     limiter: Limiter,
     pub writer: ReceiptWriter,
     receipt_retention_days: i64,
-    configured_org: Organization,
+    configured_org: Arc<Organization>,
 }
 
 /// An authenticated caller, carried by the request to the route that answers it.
 pub struct Caller {
     pub org_id: String,
+    /// The caller's organisation as read with its key (at most `key_cache_secs` old); the
+    /// configured organisation for keys of `[[auth.keys]]`.
+    pub org: Arc<Organization>,
     /// The store key's id, or `config:<name>` for a key of `[[auth.keys]]`.
     pub key_id: String,
     pub ip: IpAddr,
@@ -102,7 +105,7 @@ impl Access {
         config_keys: Vec<(String, GatewayKeyHash)>,
         store: Arc<dyn Store>,
     ) -> anyhow::Result<Access> {
-        let configured_org = ensure_configured_org(store.as_ref(), &config.limits).await?;
+        let configured_org = Arc::new(ensure_configured_org(store.as_ref(), &config.limits).await?);
         Ok(Access {
             writer: ReceiptWriter::start(store.clone()),
             limiter: Limiter::new(store.clone()),
@@ -131,84 +134,83 @@ impl Access {
         }
         let now = Timestamp::now();
         let hash = GatewayKeyHash::of(presented);
-        let (org_id, key_id, mut set) =
-            match self.config_keys.iter().find(|(_, h)| h.matches(&hash)) {
-                Some((name, _)) => {
-                    let mut set = LimitSet::default();
-                    let subject = format!("org:{CONFIGURED_ORG_ID}");
+        let (org, key_id, mut set) = match self.config_keys.iter().find(|(_, h)| h.matches(&hash)) {
+            Some((name, _)) => {
+                let mut set = LimitSet::default();
+                let subject = format!("org:{CONFIGURED_ORG_ID}");
+                set.push(
+                    &subject,
+                    Measure::Requests,
+                    Window::Minute,
+                    self.limits.requests_per_minute,
+                );
+                set.push(
+                    &subject,
+                    Measure::Tokens,
+                    Window::Minute,
+                    self.limits.tokens_per_minute,
+                );
+                set.push(
+                    &subject,
+                    Measure::Requests,
+                    Window::Day,
+                    self.limits.requests_per_day,
+                );
+                (self.configured_org.clone(), format!("config:{name}"), set)
+            }
+            None => {
+                let cached = self.find_key(presented, &hash, ip).await?;
+                self.check_key(&cached.key, ip, now)?;
+                let mut set = LimitSet::default();
+                if let Ok(org) = cached.org.limits() {
+                    let subject = format!("org:{}", cached.key.org_id);
                     set.push(
                         &subject,
                         Measure::Requests,
                         Window::Minute,
-                        self.limits.requests_per_minute,
+                        Some(org.requests_per_minute),
                     );
                     set.push(
                         &subject,
                         Measure::Tokens,
                         Window::Minute,
-                        self.limits.tokens_per_minute,
+                        Some(org.tokens_per_minute),
                     );
                     set.push(
                         &subject,
                         Measure::Requests,
                         Window::Day,
-                        self.limits.requests_per_day,
+                        Some(org.requests_per_day),
                     );
-                    (CONFIGURED_ORG_ID.to_owned(), format!("config:{name}"), set)
                 }
-                None => {
-                    let cached = self.find_key(presented, &hash, ip).await?;
-                    self.check_key(&cached.key, ip, now)?;
-                    let mut set = LimitSet::default();
-                    if let Some(org) = cached.org_limits {
-                        let subject = format!("org:{}", cached.key.org_id);
-                        set.push(
-                            &subject,
-                            Measure::Requests,
-                            Window::Minute,
-                            Some(org.requests_per_minute),
-                        );
-                        set.push(
-                            &subject,
-                            Measure::Tokens,
-                            Window::Minute,
-                            Some(org.tokens_per_minute),
-                        );
-                        set.push(
-                            &subject,
-                            Measure::Requests,
-                            Window::Day,
-                            Some(org.requests_per_day),
-                        );
-                    }
-                    let subject = format!("key:{}", cached.key.id);
-                    set.push(
-                        &subject,
-                        Measure::Requests,
-                        Window::Minute,
-                        cached.key.rpm_limit,
-                    );
-                    set.push(
-                        &subject,
-                        Measure::Tokens,
-                        Window::Minute,
-                        cached.key.tpm_limit,
-                    );
-                    let store = self.store.clone();
-                    let id = cached.key.id.clone();
-                    let stale = cached.key.last_used_at.is_none_or(|at| {
-                        now.millis() - at.millis() >= gateway_store::ports::LAST_USED_RESOLUTION_MS
+                let subject = format!("key:{}", cached.key.id);
+                set.push(
+                    &subject,
+                    Measure::Requests,
+                    Window::Minute,
+                    cached.key.rpm_limit,
+                );
+                set.push(
+                    &subject,
+                    Measure::Tokens,
+                    Window::Minute,
+                    cached.key.tpm_limit,
+                );
+                let store = self.store.clone();
+                let id = cached.key.id.clone();
+                let stale = cached.key.last_used_at.is_none_or(|at| {
+                    now.millis() - at.millis() >= gateway_store::ports::LAST_USED_RESOLUTION_MS
+                });
+                if stale {
+                    tokio::spawn(async move {
+                        if let Err(error) = store.touch_key(&id, now).await {
+                            tracing::warn!(%error, "recording a key's last use failed");
+                        }
                     });
-                    if stale {
-                        tokio::spawn(async move {
-                            if let Err(error) = store.touch_key(&id, now).await {
-                                tracing::warn!(%error, "recording a key's last use failed");
-                            }
-                        });
-                    }
-                    (cached.key.org_id.clone(), cached.key.id.clone(), set)
                 }
-            };
+                (cached.org.clone(), cached.key.id.clone(), set)
+            }
+        };
         set.limits
             .extend(LimitSet::for_ip(ip, self.limits.ip_requests_per_minute).limits);
 
@@ -236,7 +238,8 @@ impl Access {
             }
         };
         let caller = Caller {
-            org_id,
+            org_id: org.id.clone(),
+            org,
             key_id,
             ip,
             request_id: request_id.to_owned(),
@@ -283,8 +286,8 @@ impl Access {
                 .into());
             }
         };
-        let org_limits = match self.store.get_org(&key.org_id).await {
-            Ok(org) => org.limits().ok(),
+        let org = match self.store.get_org(&key.org_id).await {
+            Ok(org) => Arc::new(org),
             Err(error) => {
                 tracing::error!(%error, "reading a key's organisation failed");
                 return Err(ApiError::new(
@@ -296,7 +299,7 @@ impl Access {
         };
         let cached = CachedKey {
             key,
-            org_limits,
+            org,
             fetched: Instant::now(),
         };
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
