@@ -6,6 +6,8 @@
 //! providers that report usage never need them: they are built on first use. Counting is CPU
 //! work, so callers on an async runtime run it on the blocking pool.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tiktoken_rs::CoreBPE;
 
 use crate::wire::Message;
@@ -14,8 +16,18 @@ use crate::wire::Message;
 const TOKENS_PER_MESSAGE: u64 = 3;
 const REPLY_PRIMING_TOKENS: u64 = 3;
 
+static BUILT: AtomicBool = AtomicBool::new(false);
+
 fn encoder() -> &'static CoreBPE {
-    tiktoken_rs::o200k_base_singleton()
+    let encoder = tiktoken_rs::o200k_base_singleton();
+    BUILT.store(true, Ordering::Relaxed);
+    encoder
+}
+
+/// Whether the tables are built, so counting is quick; until then the first count takes a few
+/// hundred milliseconds.
+pub fn is_ready() -> bool {
+    BUILT.load(Ordering::Relaxed)
 }
 
 pub fn count_text(text: &str) -> u64 {

@@ -467,10 +467,12 @@ impl Caller {
             },
             cost_usd: receipt.cost_usd,
             fallback_attempts: Vec::new(),
-            details: serde_json::to_value(receipt).unwrap_or(serde_json::Value::Null),
+            details: serde_json::Value::Null,
             expires_at: Timestamp::now().plus_days(self.access.receipt_retention_days),
         };
-        self.access.writer.submit(record);
+        self.access
+            .writer
+            .submit_with_receipt(record, receipt.clone());
         self.reconcile(receipt.tokens.total);
     }
 

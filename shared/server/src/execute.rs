@@ -93,7 +93,9 @@ pub async fn run(
             Some(d) => d.min(now + per_attempt),
             None => now + per_attempt,
         };
-        routed.model = (*model).clone();
+        if i > 0 {
+            routed.model = (*model).clone();
+        }
         let admission = state.health.admit(&model.id);
         if let Admission::Rejected { retry_in } = admission {
             let error = circuit_open(model, retry_in);

@@ -1,6 +1,7 @@
 //! Receipts reach the request log through a background writer, so no client waits on a store
 //! write: the request path hands a record to a bounded channel and moves on; one task writes
-//! them in batches. When the channel is full (the store is down or slow) records are dropped,
+//! them in batches, waiting up to [`LINGER`] after a record for others to join it, so a busy
+//! gateway writes one batch where it would write hundreds of single rows. When the channel is full (the store is down or slow) records are dropped,
 //! counted and logged rather than slowing requests. [`ReceiptWriter::flush`] writes everything
 //! queued before it returns, which the server calls on clean shutdown.
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use gateway_core::receipt::Receipt;
 use gateway_store::ReceiptStore;
 use gateway_store::model::receipt::ReceiptRecord;
 use tokio::sync::{mpsc, oneshot};
@@ -16,11 +18,14 @@ use tokio::sync::{mpsc, oneshot};
 const QUEUE: usize = 10_000;
 /// Records written in one store call, at most.
 const BATCH: usize = 100;
+/// How long a batch waits for more records before it is written.
+const LINGER: Duration = Duration::from_millis(50);
 /// Attempts per batch before its records count as dropped.
 const ATTEMPTS: u32 = 3;
 
 enum Message {
-    Record(Box<ReceiptRecord>),
+    /// A record, and the client-facing receipt that becomes its `details` in the background.
+    Record(Box<(ReceiptRecord, Option<Receipt>)>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -40,9 +45,19 @@ impl ReceiptWriter {
 
     /// Queues a record without waiting; a full queue drops it (counted).
     pub fn submit(&self, record: ReceiptRecord) {
+        self.enqueue(record, None);
+    }
+
+    /// As [`ReceiptWriter::submit`], with `receipt` serialised into the record's `details` by
+    /// the writer rather than on the request's path.
+    pub fn submit_with_receipt(&self, record: ReceiptRecord, receipt: Receipt) {
+        self.enqueue(record, Some(receipt));
+    }
+
+    fn enqueue(&self, record: ReceiptRecord, receipt: Option<Receipt>) {
         if self
             .queue
-            .try_send(Message::Record(Box::new(record)))
+            .try_send(Message::Record(Box::new((record, receipt))))
             .is_err()
         {
             let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
@@ -72,17 +87,31 @@ async fn write_batches(
     let mut batch = Vec::with_capacity(BATCH);
     let mut waiting = Vec::new();
     while let Some(first) = inbox.recv().await {
+        let deadline = tokio::time::Instant::now() + LINGER;
         let mut next = Some(first);
-        while let Some(message) = next {
+        while let Some(message) = next.take() {
             match message {
-                Message::Record(record) => batch.push(*record),
-                Message::Flush(done) => waiting.push(done),
+                Message::Record(queued) => {
+                    let (mut record, receipt) = *queued;
+                    if let Some(receipt) = receipt {
+                        record.details =
+                            serde_json::to_value(&receipt).unwrap_or(serde_json::Value::Null);
+                    }
+                    batch.push(record);
+                }
+                // Everything queued before the flush is in the batch: write it now.
+                Message::Flush(done) => {
+                    waiting.push(done);
+                    break;
+                }
             }
-            next = if batch.len() < BATCH {
-                inbox.try_recv().ok()
-            } else {
-                None
-            };
+            if batch.len() >= BATCH {
+                break;
+            }
+            next = tokio::time::timeout_at(deadline, inbox.recv())
+                .await
+                .ok()
+                .flatten();
         }
         if !batch.is_empty() {
             write_one_batch(store.as_ref(), &batch, &dropped).await;

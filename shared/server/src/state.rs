@@ -66,9 +66,6 @@ impl AppState {
             config.routing.default_model.as_deref(),
         )?;
         let preferences = config.routing.preferences()?;
-        // `auto` counts prompt tokens; building the tokenizer's tables takes a moment, better
-        // spent now than on the first request.
-        std::thread::spawn(|| gateway_core::tokens::count_text(""));
         router.check_models("fallback_chain", &preferences.fallback_chain)?;
         router.check_models("allowed_models", &preferences.allowed_models)?;
         router.check_models("blocked_models", &preferences.blocked_models)?;

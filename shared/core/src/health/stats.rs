@@ -34,19 +34,50 @@ pub struct LiveStats {
     throughput_samples: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+/// A moving average and the recent latencies. Percentiles are worked out when read (for
+/// operators, rarely), not on every observation (every call).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Serialize)]
+#[serde(into = "LatencyReport")]
 pub struct LatencySummary {
     pub samples: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ewma: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub p50: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub p95: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub p99: Option<f64>,
     #[serde(skip)]
     recent: VecDeque<f64>,
+}
+
+/// Percentiles over the recent calls (nearest rank).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Percentiles {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+/// How a [`LatencySummary`] is shown: the moving average with the percentiles.
+#[derive(Serialize)]
+struct LatencyReport {
+    samples: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ewma: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p50: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p95: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p99: Option<f64>,
+}
+
+impl From<LatencySummary> for LatencyReport {
+    fn from(summary: LatencySummary) -> Self {
+        let Percentiles { p50, p95, p99 } = summary.percentiles();
+        LatencyReport {
+            samples: summary.samples,
+            ewma: summary.ewma,
+            p50,
+            p95,
+            p99,
+        }
+    }
 }
 
 impl LatencySummary {
@@ -57,11 +88,16 @@ impl LatencySummary {
             self.recent.pop_front();
         }
         self.recent.push_back(ms);
+    }
+
+    pub fn percentiles(&self) -> Percentiles {
         let mut sorted: Vec<f64> = self.recent.iter().copied().collect();
         sorted.sort_by(f64::total_cmp);
-        self.p50 = percentile(&sorted, 0.50);
-        self.p95 = percentile(&sorted, 0.95);
-        self.p99 = percentile(&sorted, 0.99);
+        Percentiles {
+            p50: percentile(&sorted, 0.50),
+            p95: percentile(&sorted, 0.95),
+            p99: percentile(&sorted, 0.99),
+        }
     }
 
     /// The moving average, once there are enough samples to trust it.
@@ -147,9 +183,12 @@ mod tests {
         for i in 1..=100 {
             stats.observe(&success(i, 1000 + i, 100));
         }
-        assert_eq!(stats.ttft_ms.p50, Some(50.0));
-        assert_eq!(stats.ttft_ms.p95, Some(95.0));
-        assert_eq!(stats.ttft_ms.p99, Some(99.0));
+        let percentiles = stats.ttft_ms.percentiles();
+        assert_eq!(percentiles.p50, Some(50.0));
+        assert_eq!(percentiles.p95, Some(95.0));
+        assert_eq!(percentiles.p99, Some(99.0));
+        let shown = serde_json::to_value(&stats.ttft_ms).unwrap();
+        assert_eq!(shown["p99"], 99.0);
         assert_eq!(stats.total_ms.samples, 100);
         // 100 tokens in one second after the first token.
         let tps = stats.settled_tokens_per_second().unwrap();

@@ -79,9 +79,11 @@ pub async fn create(
     execute::run(&state, routed, &attempts, request, body).await
 }
 
-/// The request's analysis for `auto`, counted off the async runtime when the prompt is large.
+/// The request's analysis for `auto`, counted off the async runtime when the prompt is large
+/// or the tokenizer's tables are not built yet (the first `auto` request builds them: they take
+/// tens of megabytes that a gateway never routing `auto` does not spend).
 async fn analysed(request: ChatRequest, body_bytes: usize) -> (ChatRequest, RequestAnalysis) {
-    if body_bytes <= ANALYSE_INLINE_MAX_BYTES {
+    if body_bytes <= ANALYSE_INLINE_MAX_BYTES && gateway_core::tokens::is_ready() {
         let analysis = analyse(&request);
         return (request, analysis);
     }

@@ -88,9 +88,18 @@ fn select_bodies(
 #[async_trait]
 impl ReceiptStore for SqliteStore {
     async fn append_receipts(&self, records: &[ReceiptRecord]) -> StoreResult<()> {
+        // The searchable columns and the body; the record itself is not cloned (its `details`
+        // is the largest part).
         let rows = records
             .iter()
-            .map(|r| Ok((r.clone(), serde_json::to_string(r)?)))
+            .map(|r| {
+                Ok((
+                    (r.request_id.clone(), r.org_id.clone(), r.at.millis()),
+                    (r.model.clone(), r.provider.clone(), r.status),
+                    (r.key_id.clone(), r.expires_at.millis()),
+                    serde_json::to_string(r)?,
+                ))
+            })
             .collect::<StoreResult<Vec<_>>>()?;
         self.call(move |conn| {
             let tx = conn.transaction().map_err(sqlite_error)?;
@@ -102,17 +111,9 @@ impl ReceiptStore for SqliteStore {
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     )
                     .map_err(sqlite_error)?;
-                for (r, body) in &rows {
+                for ((id, org, at), (model, provider, status), (key, expires), body) in &rows {
                     stmt.execute(params![
-                        r.request_id,
-                        r.org_id,
-                        r.at.millis(),
-                        r.model,
-                        r.provider,
-                        r.status,
-                        r.key_id,
-                        r.expires_at.millis(),
-                        body
+                        id, org, at, model, provider, status, key, expires, body
                     ])
                     .map_err(sqlite_error)?;
                 }
