@@ -22,5 +22,7 @@ mod ratelimits;
 mod routing;
 mod sagemaker;
 mod security;
+mod spend;
+mod spend_alerts;
 mod streaming;
 mod stub;

@@ -28,6 +28,9 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// Too many requests, here or upstream (429, with `Retry-After` when known).
     RateLimited,
+    /// A spend limit would be exceeded (402): retrying will not help until the period ends
+    /// or the limit is raised, so it is not a 429 that SDKs retry on their own.
+    BudgetExceeded,
     /// The provider failed or answered something unusable (502).
     Upstream,
     /// No provider can take the request right now (503).
@@ -48,6 +51,7 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::BudgetExceeded => StatusCode::PAYMENT_REQUIRED,
             ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -66,6 +70,7 @@ impl ErrorKind {
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::Permission => "permission_error",
             ErrorKind::RateLimited => "rate_limit_error",
+            ErrorKind::BudgetExceeded => "insufficient_quota",
             ErrorKind::Upstream | ErrorKind::Unavailable | ErrorKind::UpstreamTimeout => {
                 "api_error"
             }
@@ -84,6 +89,7 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => "method_not_allowed",
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::BudgetExceeded => "budget_exceeded",
             ErrorKind::Upstream => "upstream",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::UpstreamTimeout => "upstream_timeout",

@@ -30,6 +30,7 @@ use gateway_store::{Store, StoreError, Timestamp};
 use crate::limits::{Admitted, LimitSet, Limiter, Measure, Refused, TokenReservation, Window};
 use crate::lockout::{FailureOutcome, Lockout};
 use crate::receipt_writer::ReceiptWriter;
+use crate::spend::budget::{Budget, Reservation, usd_to_micros};
 
 pub const CONFIGURED_ORG_ID: &str = "org_configured";
 pub const CONFIGURED_ORG_NAME: &str = "configured";
@@ -53,7 +54,10 @@ pub struct Access {
     limiter: Limiter,
     pub writer: ReceiptWriter,
     receipt_retention_days: i64,
-    configured_org: Arc<Organization>,
+    /// The configured organisation, re-read from the store like a key (its spend settings
+    /// can change while the gateway runs).
+    configured_org: Mutex<(Arc<Organization>, Instant)>,
+    pub budget: Budget,
 }
 
 /// An authenticated caller, carried by the request to the route that answers it.
@@ -67,6 +71,8 @@ pub struct Caller {
     pub ip: IpAddr,
     request_id: String,
     tokens: Option<TokenReservation>,
+    /// The worst case held against the organisation's spend limits, once routed.
+    spend: Mutex<Option<Reservation>>,
     /// The response status, once known.
     status: AtomicU16,
     recorded: AtomicBool,
@@ -107,6 +113,11 @@ impl Access {
     ) -> anyhow::Result<Access> {
         let configured_org = Arc::new(ensure_configured_org(store.as_ref(), &config.limits).await?);
         Ok(Access {
+            budget: Budget::new(
+                store.clone(),
+                config.spend.platform_fee_percent,
+                config.limits.default_max_output_tokens,
+            ),
             writer: ReceiptWriter::start(store.clone()),
             limiter: Limiter::new(store.clone()),
             store,
@@ -116,8 +127,35 @@ impl Access {
             cache: Mutex::new(HashMap::new()),
             lockout: Lockout::new(config.auth.lockout.clone()),
             receipt_retention_days: i64::from(config.store.receipt_retention_days.max(1)),
-            configured_org,
+            configured_org: Mutex::new((configured_org, Instant::now())),
         })
+    }
+
+    /// The configured organisation, read again from the store once `key_cache_secs` old; the
+    /// last one read while the store cannot answer.
+    async fn configured_org(&self) -> Arc<Organization> {
+        let (org, fetched) = self
+            .configured_org
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if fetched.elapsed() < self.cache_ttl {
+            return org;
+        }
+        match self.store.get_org(CONFIGURED_ORG_ID).await {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                *self
+                    .configured_org
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = (fresh.clone(), Instant::now());
+                fresh
+            }
+            Err(error) => {
+                tracing::warn!(%error, "re-reading the configured organisation failed");
+                org
+            }
+        }
     }
 
     /// Authenticates `presented` from `ip` and counts the request against its limits.
@@ -156,7 +194,7 @@ impl Access {
                     Window::Day,
                     self.limits.requests_per_day,
                 );
-                (self.configured_org.clone(), format!("config:{name}"), set)
+                (self.configured_org().await, format!("config:{name}"), set)
             }
             None => {
                 let cached = self.find_key(presented, &hash, ip).await?;
@@ -244,6 +282,7 @@ impl Access {
             ip,
             request_id: request_id.to_owned(),
             tokens,
+            spend: Mutex::new(None),
             status: AtomicU16::new(0),
             recorded: AtomicBool::new(false),
             access: self.clone(),
@@ -350,8 +389,9 @@ impl Access {
     fn failed(&self, presented: &str, ip: IpAddr, reason: &str) -> ApiError {
         let prefix = display_prefix(presented);
         let outcome = self.lockout.record_failure(ip, Instant::now());
+        let configured = self.configured_org_now();
         let mut event = AuditEvent::new(
-            &self.configured_org,
+            &configured,
             "anonymous",
             "auth.failed",
             &prefix,
@@ -364,7 +404,7 @@ impl Access {
         if let FailureOutcome::LockedOut(length) = outcome {
             tracing::warn!(%ip, seconds = length.as_secs(), "IP address locked out after failed authentications");
             let mut event = AuditEvent::new(
-                &self.configured_org,
+                &configured,
                 "system",
                 "auth.lockout",
                 &ip.to_string(),
@@ -378,6 +418,15 @@ impl Access {
         }
         ApiError::new(ErrorKind::Authentication, "Incorrect API key provided.")
             .with_code("invalid_api_key")
+    }
+
+    /// The configured organisation as last read, without a store round trip.
+    fn configured_org_now(&self) -> Arc<Organization> {
+        self.configured_org
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .clone()
     }
 
     fn audit_key_event(&self, key: &ApiKey, action: &str, ip: IpAddr) {
@@ -472,6 +521,31 @@ impl Caller {
         };
         self.access.writer.submit(record);
         self.reconcile(receipt.tokens.total);
+        self.settle_spend(usd_to_micros(receipt.cost.total_usd));
+    }
+
+    /// Holds `reservation` until the request's actual cost is known.
+    pub fn hold_spend(&self, reservation: Reservation) {
+        *self.spend.lock().unwrap_or_else(PoisonError::into_inner) = Some(reservation);
+    }
+
+    /// Replaces the held reservation (if any) by the actual cost, in the background.
+    fn settle_spend(&self, actual_micros: u64) {
+        let reservation = self
+            .spend
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let access = self.access.clone();
+        let org = self.org.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                access
+                    .budget
+                    .settle(reservation.as_ref(), &org, actual_micros, Timestamp::now())
+                    .await;
+            });
+        }
     }
 
     /// The response's status, for a request whose route writes no receipt.
@@ -515,6 +589,7 @@ impl Drop for Caller {
         };
         self.access.writer.submit(record);
         self.reconcile(0);
+        self.settle_spend(0);
     }
 }
 

@@ -11,6 +11,7 @@
 //!   brute-force protection and the request log.
 //! - [`demo`]: simulated providers for `--demo`.
 //! - [`serve`]: binding, serving and graceful shutdown.
+//! - [`spend`]: costs, spend limits, alerts and anomaly detection.
 //! - [`telemetry`], to set up logging.
 
 pub mod access;
@@ -29,6 +30,7 @@ pub mod request_id;
 pub mod retention;
 pub mod routes;
 pub mod serve;
+pub mod spend;
 pub mod state;
 pub mod store_setup;
 pub mod stream;

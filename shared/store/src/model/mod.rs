@@ -9,3 +9,4 @@ pub mod member;
 pub mod org;
 pub mod query;
 pub mod receipt;
+pub mod spend;
