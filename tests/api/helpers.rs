@@ -113,6 +113,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// A test app whose configuration has `extra_toml` appended (e.g. an `[upstream]` section).
 pub async fn spawn_app_with(extra_toml: &str) -> TestApp {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().await.expect("store"));
+    spawn_app_on(store, extra_toml).await
+}
+
+/// A test app on `store`, with `extra_toml` appended to its configuration.
+pub async fn spawn_app_on(store: Arc<dyn Store>, extra_toml: &str) -> TestApp {
     let mut fakes = HashMap::new();
     let mut toml = format!("[[auth.keys]]\nname = \"tests\"\nsecret = \"{KEY}\"\n\n");
     for (provider, dialect, models, embedding_models) in PROVIDERS {
@@ -131,7 +137,6 @@ pub async fn spawn_app_with(extra_toml: &str) -> TestApp {
     }
     toml.push_str(extra_toml);
     let config = Config::from_toml(&toml).expect("test configuration");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().await.expect("store"));
     let state = AppState::with_store(&config, &HashMap::<String, String>::new(), store.clone())
         .await
         .expect("state");

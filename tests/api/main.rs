@@ -7,6 +7,7 @@
     reason = "a panic in a test is that test failing"
 )]
 
+mod admin;
 mod anthropic;
 mod bedrock;
 mod breakers;
@@ -22,5 +23,7 @@ mod ratelimits;
 mod routing;
 mod sagemaker;
 mod security;
+mod spend;
+mod spend_alerts;
 mod streaming;
 mod stub;

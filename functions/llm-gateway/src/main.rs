@@ -13,6 +13,8 @@ use gateway_fakes::{Behaviour, FakeOptions, FakeServer};
 use gateway_server::{AppState, demo, retention, serve, store_setup, telemetry};
 
 mod admin;
+mod members;
+mod spend;
 
 mod eval_router;
 
@@ -62,6 +64,12 @@ enum Command {
     /// API keys in the store: create (printed once), list, revoke, rotate.
     #[command(subcommand)]
     Key(admin::KeyCommand),
+    /// Members of an organisation: create (admin token printed once), list, set-role, remove.
+    #[command(subcommand)]
+    Member(members::MemberCommand),
+    /// Spend limits, the spend alert, and spend and savings by day, model and key.
+    #[command(subcommand)]
+    Spend(spend::SpendCommand),
     /// Run a simulated provider (the one tests and --demo use) on its own, speaking the
     /// OpenAI, Groq, Together AI or Mistral variant of the OpenAI protocol, or Gemini's API.
     Fake(FakeArgs),
@@ -158,6 +166,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = store_setup::open(&config.store, &data_dir, &ProcessEnv).await?;
             admin::key(store, command).await
         }
+        Command::Spend(command) => {
+            let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
+            let store = store_setup::open(&config.store, &data_dir, &ProcessEnv).await?;
+            spend::spend(store, command).await
+        }
+        Command::Member(command) => {
+            let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
+            let store = store_setup::open(&config.store, &data_dir, &ProcessEnv).await?;
+            members::member(store, command).await
+        }
         Command::Keygen { env } => {
             let env = match env {
                 KeyEnv::Prod => KeyEnvironment::Production,
@@ -209,6 +227,8 @@ async fn serve_command(
         // DynamoDB deletes expired items itself.
         retention::spawn(store.clone());
     }
+    let alerts = gateway_server::spend::alerts::AlertContext::new(store.clone(), &config)?;
+    gateway_server::spend::alerts::spawn(alerts);
     let state = AppState::with_store(&config, &ProcessEnv, store).await?;
     if state.providers.is_empty() {
         tracing::warn!(

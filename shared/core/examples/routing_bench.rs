@@ -93,6 +93,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 preferences: &preferences,
                 health: &health,
                 predictor: &PriorQualityPredictor,
+                affordable: None,
             };
             router.plan_auto(&inputs, None).map(|p| p.attempts.len())
         })?;

@@ -89,6 +89,83 @@ pub struct Config {
     pub store: StoreConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub spend: SpendConfig,
+}
+
+/// Costs, spend alerts and anomaly detection (`[spend]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpendConfig {
+    /// Added to every request's provider cost, in percent of it: 0 when the keys are the
+    /// user's own, as they are on a self-hosted gateway.
+    pub platform_fee_percent: f64,
+    /// How often `serve` evaluates thresholds and anomalies (the `spend-alerts` timer).
+    pub evaluate_every_secs: u64,
+    /// Deliveries per alert at most, the first included; then it is retried at the next
+    /// evaluation.
+    pub webhook_attempts: u32,
+    /// Wait before the second delivery, doubling before each further one.
+    pub webhook_backoff_ms: u64,
+    pub webhook_timeout_ms: u64,
+    /// Complete hours before the current one that form an organisation's baseline.
+    pub anomaly_baseline_hours: u32,
+    /// `k` of `median + k × 1.4826 × MAD`.
+    pub anomaly_sensitivity: f64,
+    /// The hour must also be at least this many times the baseline's median.
+    pub anomaly_min_ratio: f64,
+    /// Hours below these are never anomalous, whatever the baseline.
+    pub anomaly_min_usd: f64,
+    pub anomaly_min_requests: u64,
+}
+
+impl SpendConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let field = |name: &str, message: &str| ConfigError::Field {
+            path: format!("spend.{name}"),
+            message: message.to_owned(),
+        };
+        if !(0.0..=100.0).contains(&self.platform_fee_percent) {
+            return Err(field("platform_fee_percent", "must be from 0 to 100"));
+        }
+        if self.evaluate_every_secs == 0 {
+            return Err(field("evaluate_every_secs", "must be at least 1"));
+        }
+        if self.webhook_attempts == 0 || self.webhook_attempts > 20 {
+            return Err(field("webhook_attempts", "must be from 1 to 20"));
+        }
+        if self.anomaly_baseline_hours < 3 || self.anomaly_baseline_hours > 168 {
+            return Err(field("anomaly_baseline_hours", "must be from 3 to 168"));
+        }
+        let finite_non_negative = [
+            ("anomaly_sensitivity", self.anomaly_sensitivity),
+            ("anomaly_min_ratio", self.anomaly_min_ratio),
+            ("anomaly_min_usd", self.anomaly_min_usd),
+        ];
+        for (name, value) in finite_non_negative {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(field(name, "must be a number of at least 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for SpendConfig {
+    fn default() -> Self {
+        SpendConfig {
+            platform_fee_percent: 0.0,
+            evaluate_every_secs: 60,
+            webhook_attempts: 5,
+            webhook_backoff_ms: 1_000,
+            webhook_timeout_ms: 10_000,
+            anomaly_baseline_hours: 24,
+            anomaly_sensitivity: 5.0,
+            anomaly_min_ratio: 3.0,
+            anomaly_min_usd: 1.0,
+            anomaly_min_requests: 100,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -472,12 +549,15 @@ impl Config {
     }
 
     fn from_table(table: toml::Table) -> Result<Config, ConfigError> {
-        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            ConfigError::Field {
-                path: e.path().to_string(),
-                message: e.into_inner().to_string(),
-            }
-        })
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                ConfigError::Field {
+                    path: e.path().to_string(),
+                    message: e.into_inner().to_string(),
+                }
+            })?;
+        config.spend.validate()?;
+        Ok(config)
     }
 }
 

@@ -26,8 +26,13 @@ pub enum ErrorKind {
     MethodNotAllowed,
     /// The body is larger than `server.max_body_bytes` (413).
     PayloadTooLarge,
+    /// The request clashes with what exists: a taken name, a member already added (409).
+    Conflict,
     /// Too many requests, here or upstream (429, with `Retry-After` when known).
     RateLimited,
+    /// A spend limit would be exceeded (402): retrying will not help until the period ends
+    /// or the limit is raised, so it is not a 429 that SDKs retry on their own.
+    BudgetExceeded,
     /// The provider failed or answered something unusable (502).
     Upstream,
     /// No provider can take the request right now (503).
@@ -47,7 +52,9 @@ impl ErrorKind {
             ErrorKind::ModelNotFound | ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::BudgetExceeded => StatusCode::PAYMENT_REQUIRED,
             ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -62,10 +69,12 @@ impl ErrorKind {
             | ErrorKind::ModelNotFound
             | ErrorKind::NotFound
             | ErrorKind::MethodNotAllowed
-            | ErrorKind::PayloadTooLarge => "invalid_request_error",
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::Conflict => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::Permission => "permission_error",
             ErrorKind::RateLimited => "rate_limit_error",
+            ErrorKind::BudgetExceeded => "insufficient_quota",
             ErrorKind::Upstream | ErrorKind::Unavailable | ErrorKind::UpstreamTimeout => {
                 "api_error"
             }
@@ -83,7 +92,9 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::MethodNotAllowed => "method_not_allowed",
             ErrorKind::PayloadTooLarge => "payload_too_large",
+            ErrorKind::Conflict => "conflict",
             ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::BudgetExceeded => "budget_exceeded",
             ErrorKind::Upstream => "upstream",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::UpstreamTimeout => "upstream_timeout",

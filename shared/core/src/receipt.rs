@@ -52,6 +52,7 @@ pub struct Receipt {
     pub provider: String,
     /// `provider/model`, as routed.
     pub model: String,
+    /// What the request cost, fee included (`cost.total_usd`).
     pub cost_usd: f64,
     /// From the request's arrival to its last byte.
     pub latency_ms: u64,
@@ -120,7 +121,8 @@ pub struct Execution {
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct CostReport {
     pub provider_cost_usd: f64,
-    /// A self-hosted gateway charges no fee of its own.
+    /// `[spend] platform_fee_percent` of the provider cost (0 by default: the provider keys
+    /// are the user's own).
     pub platform_fee_usd: f64,
     pub total_usd: f64,
     /// What the same tokens would have cost on the organisation's default model, minus what

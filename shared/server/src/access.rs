@@ -30,6 +30,7 @@ use gateway_store::{Store, StoreError, Timestamp};
 use crate::limits::{Admitted, LimitSet, Limiter, Measure, Refused, TokenReservation, Window};
 use crate::lockout::{FailureOutcome, Lockout};
 use crate::receipt_writer::ReceiptWriter;
+use crate::spend::budget::{Budget, Reservation, usd_to_micros};
 
 pub const CONFIGURED_ORG_ID: &str = "org_configured";
 pub const CONFIGURED_ORG_NAME: &str = "configured";
@@ -53,7 +54,10 @@ pub struct Access {
     limiter: Limiter,
     pub writer: ReceiptWriter,
     receipt_retention_days: i64,
-    configured_org: Arc<Organization>,
+    /// The configured organisation, re-read from the store like a key (its spend settings
+    /// can change while the gateway runs).
+    configured_org: Mutex<(Arc<Organization>, Instant)>,
+    pub budget: Budget,
 }
 
 /// An authenticated caller, carried by the request to the route that answers it.
@@ -67,6 +71,8 @@ pub struct Caller {
     pub ip: IpAddr,
     request_id: String,
     tokens: Option<TokenReservation>,
+    /// The worst case held against the organisation's spend limits, once routed.
+    spend: Mutex<Option<Reservation>>,
     /// The response status, once known.
     status: AtomicU16,
     recorded: AtomicBool,
@@ -107,6 +113,11 @@ impl Access {
     ) -> anyhow::Result<Access> {
         let configured_org = Arc::new(ensure_configured_org(store.as_ref(), &config.limits).await?);
         Ok(Access {
+            budget: Budget::new(
+                store.clone(),
+                config.spend.platform_fee_percent,
+                config.limits.default_max_output_tokens,
+            ),
             writer: ReceiptWriter::start(store.clone()),
             limiter: Limiter::new(store.clone()),
             store,
@@ -116,8 +127,35 @@ impl Access {
             cache: Mutex::new(HashMap::new()),
             lockout: Lockout::new(config.auth.lockout.clone()),
             receipt_retention_days: i64::from(config.store.receipt_retention_days.max(1)),
-            configured_org,
+            configured_org: Mutex::new((configured_org, Instant::now())),
         })
+    }
+
+    /// The configured organisation, read again from the store once `key_cache_secs` old; the
+    /// last one read while the store cannot answer.
+    async fn configured_org(&self) -> Arc<Organization> {
+        let (org, fetched) = self
+            .configured_org
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if fetched.elapsed() < self.cache_ttl {
+            return org;
+        }
+        match self.store.get_org(CONFIGURED_ORG_ID).await {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                *self
+                    .configured_org
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = (fresh.clone(), Instant::now());
+                fresh
+            }
+            Err(error) => {
+                tracing::warn!(%error, "re-reading the configured organisation failed");
+                org
+            }
+        }
     }
 
     /// Authenticates `presented` from `ip` and counts the request against its limits.
@@ -156,7 +194,7 @@ impl Access {
                     Window::Day,
                     self.limits.requests_per_day,
                 );
-                (self.configured_org.clone(), format!("config:{name}"), set)
+                (self.configured_org().await, format!("config:{name}"), set)
             }
             None => {
                 let cached = self.find_key(presented, &hash, ip).await?;
@@ -244,6 +282,7 @@ impl Access {
             ip,
             request_id: request_id.to_owned(),
             tokens,
+            spend: Mutex::new(None),
             status: AtomicU16::new(0),
             recorded: AtomicBool::new(false),
             access: self.clone(),
@@ -348,10 +387,35 @@ impl Access {
 
     /// A failed authentication: counted for lockout, audited by key prefix (never the secret).
     fn failed(&self, presented: &str, ip: IpAddr, reason: &str) -> ApiError {
+        self.record_failed_authentication(presented, ip, reason)
+            .unwrap_or_else(|| {
+                ApiError::new(ErrorKind::Authentication, "Incorrect API key provided.")
+                    .with_code("invalid_api_key")
+            })
+    }
+
+    /// How long `ip` is still locked out after failed authentications, as the error to send.
+    pub fn check_lockout(&self, ip: IpAddr) -> Result<(), ApiError> {
+        match self.lockout.locked_for(ip, Instant::now()) {
+            Some(left) => Err(locked_out(left)),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed authentication (API key or admin token) from `ip` toward its lockout
+    /// and audits it by prefix, never the secret. Returns the lockout error when this failure
+    /// locked the address out.
+    pub fn record_failed_authentication(
+        &self,
+        presented: &str,
+        ip: IpAddr,
+        reason: &str,
+    ) -> Option<ApiError> {
         let prefix = display_prefix(presented);
         let outcome = self.lockout.record_failure(ip, Instant::now());
+        let configured = self.configured_org_now();
         let mut event = AuditEvent::new(
-            &self.configured_org,
+            &configured,
             "anonymous",
             "auth.failed",
             &prefix,
@@ -364,7 +428,7 @@ impl Access {
         if let FailureOutcome::LockedOut(length) = outcome {
             tracing::warn!(%ip, seconds = length.as_secs(), "IP address locked out after failed authentications");
             let mut event = AuditEvent::new(
-                &self.configured_org,
+                &configured,
                 "system",
                 "auth.lockout",
                 &ip.to_string(),
@@ -374,10 +438,18 @@ impl Access {
             event.ip = Some(ip);
             event.details = serde_json::json!({ "lockout_secs": length.as_secs() });
             self.audit_in_background(event);
-            return locked_out(length);
+            return Some(locked_out(length));
         }
-        ApiError::new(ErrorKind::Authentication, "Incorrect API key provided.")
-            .with_code("invalid_api_key")
+        None
+    }
+
+    /// The configured organisation as last read, without a store round trip.
+    fn configured_org_now(&self) -> Arc<Organization> {
+        self.configured_org
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .clone()
     }
 
     fn audit_key_event(&self, key: &ApiKey, action: &str, ip: IpAddr) {
@@ -399,7 +471,8 @@ impl Access {
         self.audit_in_background(event);
     }
 
-    fn audit_in_background(&self, event: AuditEvent) {
+    /// Writes `event` without making the caller wait; a failure is logged.
+    pub fn audit_in_background(&self, event: AuditEvent) {
         let store = self.store.clone();
         tokio::spawn(async move {
             if let Err(error) = store.append_audit(&event).await {
@@ -424,10 +497,10 @@ fn locked_out(left: Duration) -> ApiError {
     .with_retry_after(Some(Duration::from_secs(secs)))
 }
 
-/// What may be logged of a presented key: its environment prefix and 8 characters, or a
+/// What may be logged of a presented key or admin token: its prefix and 8 characters, or a
 /// placeholder when it is not shaped like a gateway key.
 pub fn display_prefix(presented: &str) -> String {
-    let prefix = [keys::PROD_PREFIX, keys::DEV_PREFIX]
+    let prefix = [keys::PROD_PREFIX, keys::DEV_PREFIX, keys::ADMIN_PREFIX]
         .into_iter()
         .find(|p| presented.starts_with(p));
     match prefix {
@@ -474,6 +547,31 @@ impl Caller {
             .writer
             .submit_with_receipt(record, receipt.clone());
         self.reconcile(receipt.tokens.total);
+        self.settle_spend(usd_to_micros(receipt.cost.total_usd));
+    }
+
+    /// Holds `reservation` until the request's actual cost is known.
+    pub fn hold_spend(&self, reservation: Reservation) {
+        *self.spend.lock().unwrap_or_else(PoisonError::into_inner) = Some(reservation);
+    }
+
+    /// Replaces the held reservation (if any) by the actual cost, in the background.
+    fn settle_spend(&self, actual_micros: u64) {
+        let reservation = self
+            .spend
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let access = self.access.clone();
+        let org = self.org.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                access
+                    .budget
+                    .settle(reservation.as_ref(), &org, actual_micros, Timestamp::now())
+                    .await;
+            });
+        }
     }
 
     /// The response's status, for a request whose route writes no receipt.
@@ -517,6 +615,7 @@ impl Drop for Caller {
         };
         self.access.writer.submit(record);
         self.reconcile(0);
+        self.settle_spend(0);
     }
 }
 

@@ -1,6 +1,7 @@
 //! The gateway's HTTP surface, shared by the all-in-one local server and the Lambda functions.
 //!
 //! - [`app`]: the axum `Router` and its middleware stack.
+//! - [`admin`]: the admin REST API under `/admin/v1`.
 //! - [`routes`]: one module per endpoint.
 //! - [`execute`]: calling the planned models in turn, behind their circuit breakers.
 //! - [`stream`]: relaying provider streams as SSE.
@@ -11,9 +12,11 @@
 //!   brute-force protection and the request log.
 //! - [`demo`]: simulated providers for `--demo`.
 //! - [`serve`]: binding, serving and graceful shutdown.
+//! - [`spend`]: costs, spend limits, alerts and anomaly detection.
 //! - [`telemetry`], to set up logging.
 
 pub mod access;
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cors;
@@ -29,6 +32,7 @@ pub mod request_id;
 pub mod retention;
 pub mod routes;
 pub mod serve;
+pub mod spend;
 pub mod state;
 pub mod store_setup;
 pub mod stream;

@@ -32,6 +32,8 @@ pub struct Routed {
     pub failed_attempts: Vec<AttemptReport>,
     /// The organisation's default model, the baseline of savings.
     pub baseline: Option<ModelEntry>,
+    /// `[spend] platform_fee_percent`, added to the provider cost.
+    pub platform_fee_percent: f64,
 }
 
 impl Routed {
@@ -52,11 +54,22 @@ impl Routed {
             model,
             failed_attempts: Vec::new(),
             baseline: None,
+            platform_fee_percent: 0.0,
         }
     }
 
+    /// The same, with a platform fee on its cost.
+    pub fn with_platform_fee(mut self, percent: f64) -> Self {
+        self.platform_fee_percent = percent;
+        self
+    }
+
     pub fn receipt(&self, usage: &Usage, counted_by: UsageSource) -> Receipt {
-        let cost = round_usd(self.model.cost_usd(usage));
+        let provider_cost = self.model.cost_usd(usage);
+        let fee_rate = self.platform_fee_percent / 100.0;
+        let fee = round_usd(provider_cost * fee_rate);
+        let cost = round_usd(provider_cost);
+        let total = round_usd(cost + fee);
         let elapsed = self.context.received.elapsed();
         let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         let routing_overhead_ms = round_ms(self.routing_overhead.as_secs_f64() * 1e3);
@@ -70,7 +83,7 @@ impl Routed {
             routing_decision: self.decision,
             provider: self.model.provider().to_owned(),
             model: self.model.id.clone(),
-            cost_usd: cost,
+            cost_usd: total,
             latency_ms,
             routing_overhead_ms,
             fallback_used,
@@ -86,10 +99,11 @@ impl Routed {
             },
             cost: CostReport {
                 provider_cost_usd: cost,
-                platform_fee_usd: 0.0,
-                total_usd: cost,
+                platform_fee_usd: fee,
+                total_usd: total,
+                // The fee applies to either model alike, so it scales the savings too.
                 savings_vs_default_usd: self.baseline.as_ref().map(|baseline| {
-                    round_usd(baseline.cost_usd(usage) - self.model.cost_usd(usage))
+                    round_usd((baseline.cost_usd(usage) - provider_cost) * (1.0 + fee_rate))
                 }),
             },
             fallback: FallbackReport {

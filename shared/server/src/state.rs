@@ -40,6 +40,8 @@ pub struct AppState {
     /// Keys, limits and the request log from the store; without one, only `[[auth.keys]]`
     /// authenticate and nothing is limited or logged.
     pub access: Option<Arc<Access>>,
+    /// `[spend] platform_fee_percent`, for receipts.
+    pub platform_fee_percent: f64,
 }
 
 impl AppState {
@@ -90,6 +92,7 @@ impl AppState {
             max_body_bytes: config.server.max_body_bytes,
             cors: crate::cors::layer(&config.server.cors_allowed_origins)?,
             access: None,
+            platform_fee_percent: config.spend.platform_fee_percent,
         })
     }
 

@@ -39,6 +39,9 @@ pub struct AutoInputs<'a> {
     pub preferences: &'a RoutingPreferences,
     pub health: &'a dyn HealthStore,
     pub predictor: &'a dyn QualityPredictor,
+    /// Whether the organisation's remaining budget can pay for a model's worst case; `None`
+    /// when no spend limit applies.
+    pub affordable: Option<&'a dyn Fn(&ModelEntry) -> bool>,
 }
 
 struct Scored<'a> {
@@ -67,7 +70,13 @@ pub fn choose<'a>(
     let mut survivors: Vec<(&ModelEntry, ModelHealth)> = Vec::new();
     for model in models.iter().filter(|m| m.kind == ModelKind::Chat) {
         let health = inputs.health.model_health(&model.id);
-        let reason = filter_reason(model, &health, analysis, inputs.preferences, &excluded);
+        let reason = filter_reason(model, &health, analysis, inputs.preferences, &excluded)
+            .or_else(|| {
+                inputs
+                    .affordable
+                    .is_some_and(|affordable| !affordable(model))
+                    .then_some("budget")
+            });
         match reason {
             Some(reason) => *filtered_out.entry(reason).or_default() += 1,
             None => survivors.push((model, health)),

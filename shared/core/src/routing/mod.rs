@@ -414,6 +414,7 @@ mod tests {
                     preferences: &self.preferences,
                     health: &self.health,
                     predictor: &PriorQualityPredictor,
+                    affordable: None,
                 },
                 request.fallback_chain.as_deref(),
             )

@@ -1,6 +1,8 @@
 //! `POST /v1/chat/completions`: validate, plan the route (the named model or `auto`, then
-//! fallbacks), execute it, answer with a receipt.
+//! fallbacks) within the organisation's spend limits, hold the worst case against them,
+//! execute it, answer with a receipt.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,16 +12,20 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, Response};
 use gateway_core::ApiError;
+use gateway_core::catalog::ModelEntry;
 use gateway_core::routing::{
     AUTO, AutoInputs, FALLBACK_FIELD, HINTS_FIELD, Plan, RequestAnalysis, RoutingHints, analyse,
     hints,
 };
 use gateway_core::wire::{ChatRequest, parse_json_body};
+use gateway_store::Timestamp;
 
+use crate::access::{Access, Caller};
 use crate::errors::{ErrorResponse, body_rejection};
 use crate::execute;
 use crate::receipts::Routed;
 use crate::request_id::RequestContext;
+use crate::spend::budget;
 use crate::state::AppState;
 
 /// Bodies larger than this are analysed on the blocking pool: counting their tokens would hold
@@ -45,17 +51,52 @@ pub async fn create(
     )?;
 
     let routing_started = Instant::now();
+    let spend = SpendCheck::start(&state, &context, &body).await;
     let plan = if request.model == AUTO {
         let analysis;
         (request, analysis) = analysed(request, body.len()).await;
+        let prompt_tokens = spend.prompt_tokens.max(analysis.prompt_tokens);
+        let cheapest_refused: RefCell<Option<(u64, String)>> = RefCell::new(None);
+        let affordable = |model: &ModelEntry| {
+            let Some(check) = &spend.limited else {
+                return true;
+            };
+            let worst = check
+                .budget()
+                .worst_case_micros(model, &request, prompt_tokens);
+            let fits = worst <= check.allowance.max_micros;
+            if !fits {
+                let mut cheapest = cheapest_refused.borrow_mut();
+                if cheapest.as_ref().is_none_or(|(w, _)| worst < *w) {
+                    *cheapest = Some((worst, model.id.clone()));
+                }
+            }
+            fits
+        };
         let inputs = AutoInputs {
             analysis: &analysis,
             hints: &routing_hints,
             preferences: &state.preferences,
             health: state.health.as_ref(),
             predictor: state.predictor.as_ref(),
+            affordable: spend
+                .limited
+                .is_some()
+                .then_some(&affordable as &dyn Fn(&ModelEntry) -> bool),
         };
-        state.router.plan_auto(&inputs, chain.as_deref())?
+        match state.router.plan_auto(&inputs, chain.as_deref()) {
+            Ok(plan) => plan,
+            Err(error) => {
+                // Models were left out for cost: that is the answer, not "no capable model".
+                let refused = cheapest_refused.borrow().clone();
+                return Err(match (refused, &spend.limited) {
+                    (Some((worst, model)), Some(check)) => {
+                        budget::refusal(&check.allowance, worst, &model, spend.now).into()
+                    }
+                    _ => error.into(),
+                });
+            }
+        }
     } else {
         state
             .router
@@ -63,9 +104,10 @@ pub async fn create(
     };
     let Plan {
         decision,
-        attempts,
+        mut attempts,
         report,
     } = plan;
+    spend.hold(&request, &mut attempts).await?;
     let first = attempts.first().ok_or_else(ApiError::internal)?;
     let routed = Routed {
         context,
@@ -75,6 +117,7 @@ pub async fn create(
         routing: report,
         failed_attempts: Vec::new(),
         baseline: state.router.default_model().cloned(),
+        platform_fee_percent: state.platform_fee_percent,
     };
     execute::run(&state, routed, &attempts, request, body).await
 }
@@ -94,6 +137,84 @@ async fn analysed(request: ChatRequest, body_bytes: usize) -> (ChatRequest, Requ
     // Should the blocking pool be gone, analyse here rather than fail the request.
     let analysis = analysis.unwrap_or_else(|_| analyse(&request));
     (request, analysis)
+}
+
+/// The spend limits of one request: what its organisation may still spend, read before
+/// routing so that `auto` can leave out what the budget cannot pay for.
+struct SpendCheck {
+    /// The request's prompt estimated as the tokens-per-minute limit does: bytes / 4.
+    prompt_tokens: u64,
+    now: Timestamp,
+    caller: Option<Arc<Caller>>,
+    limited: Option<Limited>,
+}
+
+struct Limited {
+    access: Arc<Access>,
+    allowance: budget::Allowance,
+}
+
+impl Limited {
+    fn budget(&self) -> &budget::Budget {
+        &self.access.budget
+    }
+}
+
+impl SpendCheck {
+    async fn start(state: &AppState, context: &RequestContext, body: &[u8]) -> Self {
+        let now = Timestamp::now();
+        let caller = context.caller.clone();
+        let limited =
+            match (&caller, &state.access) {
+                (Some(caller), Some(access)) => access
+                    .budget
+                    .allowance(&caller.org, now)
+                    .await
+                    .map(|allowance| Limited {
+                        access: access.clone(),
+                        allowance,
+                    }),
+                _ => None,
+            };
+        SpendCheck {
+            prompt_tokens: u64::try_from(body.len() / 4).unwrap_or(u64::MAX),
+            now,
+            caller,
+            limited,
+        }
+    }
+
+    /// Refuses a first model the budget cannot pay for, drops fallbacks it cannot pay for,
+    /// and reserves the most expensive worst case left. Before any provider call.
+    async fn hold(
+        &self,
+        request: &ChatRequest,
+        attempts: &mut Vec<&ModelEntry>,
+    ) -> Result<(), ErrorResponse> {
+        let (Some(check), Some(caller)) = (&self.limited, &self.caller) else {
+            return Ok(());
+        };
+        let budget = check.budget();
+        let worst = |m: &ModelEntry| budget.worst_case_micros(m, request, self.prompt_tokens);
+        let first = attempts.first().ok_or_else(ApiError::internal)?;
+        let first_worst = worst(first);
+        if first_worst > check.allowance.max_micros {
+            return Err(budget::refusal(&check.allowance, first_worst, &first.id, self.now).into());
+        }
+        let mut index = 0;
+        attempts.retain(|m| {
+            index += 1;
+            index == 1 || worst(m) <= check.allowance.max_micros
+        });
+        let most = attempts
+            .iter()
+            .map(|m| worst(m))
+            .max()
+            .unwrap_or(first_worst);
+        let reservation = budget.reserve(&caller.org, most, self.now).await?;
+        caller.hold_spend(reservation);
+        Ok(())
+    }
 }
 
 /// A routing header as text; a header that is not text is a 400 naming it.

@@ -31,7 +31,8 @@ pub async fn create(
     let routing_started = Instant::now();
     let model = state.router.route_embedding(&request.model)?.clone();
     let provider = state.provider(model.provider())?;
-    let routed = Routed::direct(context, model, routing_started.elapsed());
+    let routed = Routed::direct(context, model, routing_started.elapsed())
+        .with_platform_fee(state.platform_fee_percent);
     let format = request.encoding_format.unwrap_or_default();
     request.model = routed.model.upstream_name().to_owned();
     let mut response = tokio::time::timeout(

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{StoreError, StoreResult};
 use crate::model::id::new_id;
+use crate::model::spend::SpendSettings;
 use crate::time::Timestamp;
 
 /// The limits an organisation works under.
@@ -95,6 +96,9 @@ pub struct Organization {
     pub time_zone: String,
     pub audit_retention: AuditRetentionDays,
     pub created_at: Timestamp,
+    /// Spend limits and alerts; none for records written before they existed.
+    #[serde(default)]
+    pub spend: SpendSettings,
 }
 
 impl Organization {
@@ -108,6 +112,7 @@ impl Organization {
             time_zone: "UTC".to_owned(),
             audit_retention: AuditRetentionDays::DEFAULT,
             created_at: now,
+            spend: SpendSettings::default(),
         }
     }
 
@@ -135,6 +140,7 @@ impl Organization {
         if self.time_zone.trim().is_empty() {
             return Err(StoreError::Invalid("the time zone is empty".to_owned()));
         }
+        self.spend.validate()?;
         self.limits().map(|_| ())
     }
 }

@@ -1,6 +1,7 @@
 //! The contract every storage backend passes: written once, run against each backend by
 //! `contract_tests!` (see `contract_sqlite.rs`, `contract_dynamodb.rs`).
 
+pub mod admin_tokens;
 pub mod counters;
 pub mod keys;
 pub mod logs;
@@ -56,6 +57,7 @@ macro_rules! contract_tests {
         contract_tests!($make;
             orgs::organisation_ids_and_names_are_unique,
             orgs::organisations_are_read_by_id_and_name_and_updated,
+            orgs::organisations_are_listed_with_their_spend_settings,
             orgs::members_are_unique_per_organisation_and_change_role,
             keys::keys_are_found_by_hash_and_hashes_are_unique,
             keys::keys_round_trip_every_field,
@@ -73,6 +75,8 @@ macro_rules! contract_tests {
             logs::expired_receipts_are_never_returned_and_are_purged,
             logs::audit_events_are_searched_paged_and_exported,
             logs::audit_events_expire_after_the_organisations_retention,
+            admin_tokens::admin_tokens_are_found_by_hash_listed_per_member_and_revoked,
+            admin_tokens::admin_token_hashes_are_unique,
         );
     };
 }

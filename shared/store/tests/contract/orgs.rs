@@ -2,6 +2,7 @@
 
 use gateway_store::model::member::{Member, Role};
 use gateway_store::model::org::{AuditRetentionDays, Organization, Plan, PlanLimits};
+use gateway_store::model::spend::{SpendAlert, SpendLimits};
 use gateway_store::{Store, StoreError};
 
 use super::{T0, stored_org};
@@ -88,6 +89,34 @@ pub async fn organisations_are_read_by_id_and_name_and_updated<S: Store>(store: 
 
     let ghost = Organization::new("ghost", Plan::Free, T0);
     assert!(store.update_org(&ghost).await.unwrap_err().is_not_found());
+}
+
+pub async fn organisations_are_listed_with_their_spend_settings<S: Store>(store: S) {
+    let mut org = stored_org(&store, Plan::Pro).await;
+    let other = stored_org(&store, Plan::Free).await;
+    org.spend.limits = SpendLimits {
+        daily_usd: Some(12.5),
+        weekly_usd: None,
+        monthly_usd: Some(300.0),
+        per_request_usd: Some(0.25),
+    };
+    org.spend.alerts = Some(SpendAlert {
+        threshold_percent: 80,
+        webhook_url: "https://hooks.example.com/spend".to_owned(),
+        secret: "whsec_0123456789abcdef".to_owned(),
+    });
+    store.update_org(&org).await.unwrap();
+    let mut listed = store.list_orgs().await.unwrap();
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected = vec![org.clone(), other];
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(listed, expected);
+
+    org.spend.limits.daily_usd = Some(-5.0);
+    assert!(matches!(
+        store.update_org(&org).await,
+        Err(StoreError::Invalid(_))
+    ));
 }
 
 pub async fn members_are_unique_per_organisation_and_change_role<S: Store>(store: S) {

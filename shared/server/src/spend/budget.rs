@@ -1,0 +1,384 @@
+//! Spend limits on the request path: what a request may cost at most, whether the
+//! organisation's budget can pay for it, the reservation of that worst case in the store's
+//! counters before any provider call, and its reconciliation with the actual cost afterwards.
+//!
+//! Money is counted in integer micro-dollars. A request's worst case is its prompt (the
+//! larger of the request's bytes / 4, as the tokens-per-minute estimate, and the tokenizer's
+//! count when `auto` made one) plus its maximum output (`max_completion_tokens` /
+//! `max_tokens` times `n`, else the model's output limit, else `[limits]
+//! default_max_output_tokens`) at the model's prices, plus the platform fee. Each limited
+//! period (day, ISO week, month of the organisation's time zone) admits the reservation with
+//! one atomic `Counters::add` within its limit, so concurrent requests, in one process or
+//! many, never reserve more than the limit together; the actual cost, never above the worst
+//! case unless the provider counts more prompt tokens than estimated, replaces the reservation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway_core::catalog::ModelEntry;
+use gateway_core::wire::ChatRequest;
+use gateway_core::{ApiError, ErrorKind};
+use gateway_store::model::org::Organization;
+use gateway_store::model::spend::SpendLimits;
+use gateway_store::{Counters, Timestamp};
+
+use super::keys;
+use super::period::{self, Period, Window};
+
+const MICROS_PER_USD: f64 = 1e6;
+
+/// Dollars to micro-dollars, rounded up: a budget is never under-counted.
+pub fn usd_to_micros(usd: f64) -> u64 {
+    if usd.is_finite() && usd > 0.0 {
+        // Saturating: limits are validated far below u64::MAX micro-dollars.
+        (usd * MICROS_PER_USD).ceil() as u64
+    } else {
+        0
+    }
+}
+
+pub fn micros_to_usd(micros: u64) -> f64 {
+    micros as f64 / MICROS_PER_USD
+}
+
+/// What an organisation may still spend on one request, and which limit says so.
+#[derive(Debug, Clone)]
+pub struct Allowance {
+    /// The least of the per-request limit and what each limited period has left.
+    pub max_micros: u64,
+    pub binding: Binding,
+}
+
+/// The limit that bounds a request.
+#[derive(Debug, Clone)]
+pub enum Binding {
+    PerRequest {
+        limit_micros: u64,
+    },
+    Period {
+        window: Window,
+        limit_micros: u64,
+        spent_micros: u64,
+    },
+}
+
+/// The worst case of a request, held in the organisation's period counters until the actual
+/// cost is known.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    pub org_id: String,
+    pub micros: u64,
+    /// The windows that admitted it.
+    pub windows: Vec<Window>,
+}
+
+/// Costs, limits and counters for the request path; one per process.
+pub struct Budget {
+    counters: Arc<dyn Counters>,
+    fee_percent: f64,
+    default_output_tokens: u64,
+}
+
+impl Budget {
+    pub fn new(counters: Arc<dyn Counters>, fee_percent: f64, default_output_tokens: u64) -> Self {
+        Budget {
+            counters,
+            fee_percent,
+            default_output_tokens,
+        }
+    }
+
+    pub fn fee_percent(&self) -> f64 {
+        self.fee_percent
+    }
+
+    /// A provider cost with the platform fee added.
+    pub fn with_fee(&self, provider_usd: f64) -> f64 {
+        provider_usd * (1.0 + self.fee_percent / 100.0)
+    }
+
+    /// The most `request` can cost on `model`, fee included, with `prompt_tokens` estimated.
+    pub fn worst_case_micros(
+        &self,
+        model: &ModelEntry,
+        request: &ChatRequest,
+        prompt_tokens: u64,
+    ) -> u64 {
+        let per_choice = request
+            .max_completion_tokens
+            .or(request.max_tokens)
+            .and_then(|n| u64::try_from(n).ok())
+            .or((model.max_output_tokens > 0).then_some(model.max_output_tokens))
+            .unwrap_or(self.default_output_tokens);
+        let output = per_choice.saturating_mul(u64::from(request.n.unwrap_or(1).max(1)));
+        let usd = (prompt_tokens as f64 * model.input_per_mtok
+            + output as f64 * model.output_per_mtok)
+            / 1_000_000.0;
+        usd_to_micros(self.with_fee(usd))
+    }
+
+    /// What `org` may spend on one request now; `None` when it has no limit at all. A period
+    /// whose counter cannot be read counts as unspent: the reservation still enforces it.
+    pub async fn allowance(&self, org: &Organization, now: Timestamp) -> Option<Allowance> {
+        let limits = org.spend.limits;
+        if limits.is_empty() {
+            return None;
+        }
+        let tz = period::time_zone(&org.time_zone);
+        let limited = limited_periods(&limits);
+        let reads = limited.iter().map(|&(p, limit)| {
+            let window = period::window(p, tz, now);
+            async move {
+                let spent = self
+                    .counters
+                    .get(&keys::spend(p, &org.id), window.start)
+                    .await
+                    .unwrap_or_else(|error| {
+                        tracing::warn!(%error, "reading a spend counter failed");
+                        0
+                    });
+                (window, limit, spent)
+            }
+        });
+        let mut best = limits.per_request_usd.map(|usd| {
+            let limit_micros = usd_to_micros(usd);
+            Allowance {
+                max_micros: limit_micros,
+                binding: Binding::PerRequest { limit_micros },
+            }
+        });
+        for (window, limit_micros, spent_micros) in futures::future::join_all(reads).await {
+            let left = limit_micros.saturating_sub(spent_micros);
+            if best.as_ref().is_none_or(|b| left < b.max_micros) {
+                best = Some(Allowance {
+                    max_micros: left,
+                    binding: Binding::Period {
+                        window,
+                        limit_micros,
+                        spent_micros,
+                    },
+                });
+            }
+        }
+        best
+    }
+
+    /// Holds `micros` in every limited period of `org`, all or none.
+    pub async fn reserve(
+        &self,
+        org: &Organization,
+        micros: u64,
+        now: Timestamp,
+    ) -> Result<Reservation, ApiError> {
+        let tz = period::time_zone(&org.time_zone);
+        let limited = limited_periods(&org.spend.limits);
+        let asks = limited.iter().map(|&(p, limit)| {
+            let window = period::window(p, tz, now);
+            async move {
+                let outcome = self
+                    .counters
+                    .add(
+                        &keys::spend(p, &org.id),
+                        window.start,
+                        micros,
+                        limit,
+                        keys::spend_expiry(&window),
+                    )
+                    .await;
+                (window, limit, outcome)
+            }
+        });
+        let answers = futures::future::join_all(asks).await;
+        let mut refusal = None;
+        let mut admitted = Vec::new();
+        for (window, limit, outcome) in answers {
+            match outcome {
+                Ok(a) if a.admitted => admitted.push(window),
+                Ok(a) => {
+                    let spent = a.count;
+                    refusal.get_or_insert((window, limit, spent));
+                }
+                // The store cannot answer: refusing is the only way to keep a budget.
+                Err(error) => {
+                    tracing::error!(%error, "reserving spend failed");
+                    refusal.get_or_insert((window, limit, u64::MAX));
+                }
+            }
+        }
+        let reservation = Reservation {
+            org_id: org.id.clone(),
+            micros,
+            windows: admitted,
+        };
+        match refusal {
+            None => Ok(reservation),
+            Some((window, limit_micros, spent_micros)) => {
+                self.release(&reservation).await;
+                if spent_micros == u64::MAX {
+                    return Err(ApiError::new(
+                        ErrorKind::Unavailable,
+                        "Spend limits cannot be checked right now; try again shortly.",
+                    )
+                    .with_code("spend_store_unavailable"));
+                }
+                Err(period_refusal(
+                    &window,
+                    limit_micros,
+                    spent_micros,
+                    micros,
+                    None,
+                    now,
+                ))
+            }
+        }
+    }
+
+    /// Gives a reservation back whole (the request was refused elsewhere or never ran).
+    pub async fn release(&self, reservation: &Reservation) {
+        let held = i64::try_from(reservation.micros).unwrap_or(i64::MAX);
+        for window in &reservation.windows {
+            let key = keys::spend(window.period, &reservation.org_id);
+            let expires = keys::spend_expiry(window);
+            if let Err(error) = self
+                .counters
+                .adjust(&key, window.start, -held, expires)
+                .await
+            {
+                tracing::warn!(%error, "giving back a spend reservation failed");
+            }
+        }
+    }
+
+    /// Records a finished request of `org` that cost `actual_micros`: replaces the
+    /// reservation in the windows that hold one, adds the cost to the other periods (day,
+    /// week and month are always counted, for reports and alerts), and counts the hour's
+    /// spend and requests for the anomaly detector.
+    pub async fn settle(
+        &self,
+        reservation: Option<&Reservation>,
+        org: &Organization,
+        actual_micros: u64,
+        now: Timestamp,
+    ) {
+        let actual = i64::try_from(actual_micros).unwrap_or(i64::MAX);
+        let held = reservation.map_or(0, |r| i64::try_from(r.micros).unwrap_or(i64::MAX));
+        let tz = period::time_zone(&org.time_zone);
+        let mut writes: Vec<(String, Timestamp, i64, Timestamp)> = Vec::new();
+        for p in Period::ALL {
+            let reserved = reservation.and_then(|r| r.windows.iter().find(|w| w.period == p));
+            let (window, delta) = match reserved {
+                Some(window) => (window.clone(), actual - held),
+                None => (period::window(p, tz, now), actual),
+            };
+            writes.push((
+                keys::spend(p, &org.id),
+                window.start,
+                delta,
+                keys::spend_expiry(&window),
+            ));
+        }
+        let hour = period::hour_start(now);
+        writes.push((
+            keys::hourly(keys::Metric::Spend, &org.id),
+            hour,
+            actual,
+            keys::hourly_expiry(hour),
+        ));
+        writes.push((
+            keys::hourly(keys::Metric::Requests, &org.id),
+            hour,
+            1,
+            keys::hourly_expiry(hour),
+        ));
+        let adjustments = writes.iter().filter(|(.., delta, _)| *delta != 0).map(
+            |(key, start, delta, expires)| async move {
+                if let Err(error) = self.counters.adjust(key, *start, *delta, *expires).await {
+                    tracing::warn!(%error, "recording spend failed");
+                }
+            },
+        );
+        futures::future::join_all(adjustments).await;
+    }
+}
+
+/// The limited periods of `limits`, with their limits in micro-dollars.
+fn limited_periods(limits: &SpendLimits) -> Vec<(Period, u64)> {
+    [
+        (Period::Day, limits.daily_usd),
+        (Period::Week, limits.weekly_usd),
+        (Period::Month, limits.monthly_usd),
+    ]
+    .into_iter()
+    .filter_map(|(p, usd)| usd.map(|usd| (p, usd_to_micros(usd))))
+    .collect()
+}
+
+/// A 402 for a request the budget cannot pay, naming the limit and period.
+pub fn refusal(allowance: &Allowance, worst_micros: u64, model: &str, now: Timestamp) -> ApiError {
+    match &allowance.binding {
+        Binding::PerRequest { limit_micros } => ApiError::new(
+            ErrorKind::BudgetExceeded,
+            format!(
+                "This request may cost up to ${} on `{model}`, above the organisation's \
+                 per-request limit (per_request_usd) of ${}. Lower max_tokens, shorten the \
+                 prompt or choose a cheaper model.",
+                dollars(worst_micros),
+                dollars(*limit_micros)
+            ),
+        )
+        .with_code("per_request_limit_exceeded"),
+        Binding::Period {
+            window,
+            limit_micros,
+            spent_micros,
+        } => period_refusal(
+            window,
+            *limit_micros,
+            *spent_micros,
+            worst_micros,
+            Some(model),
+            now,
+        ),
+    }
+}
+
+fn period_refusal(
+    window: &Window,
+    limit_micros: u64,
+    spent_micros: u64,
+    worst_micros: u64,
+    model: Option<&str>,
+    now: Timestamp,
+) -> ApiError {
+    let on = model.map(|m| format!(" on `{m}`")).unwrap_or_default();
+    let left = limit_micros.saturating_sub(spent_micros);
+    let secs = u64::try_from((window.end.millis() - now.millis()).max(1_000) / 1_000).unwrap_or(1);
+    ApiError::new(
+        ErrorKind::BudgetExceeded,
+        format!(
+            "Spend limit reached: the organisation's {} limit ({}) of ${} has ${} left for \
+             {} {}, and this request may cost up to ${}{on}. It resets when the {} ends.",
+            window.period.adjective(),
+            window.period.limit_name(),
+            dollars(limit_micros),
+            dollars(left),
+            window.period.as_str(),
+            window.label,
+            dollars(worst_micros),
+            window.period.as_str(),
+        ),
+    )
+    .with_code("spend_limit_exceeded")
+    .with_retry_after(Some(Duration::from_secs(secs)))
+}
+
+/// Micro-dollars as dollars for people: `0.0123`, `5`, `0.000001`.
+pub fn dollars(micros: u64) -> String {
+    let whole = micros / 1_000_000;
+    let frac = micros % 1_000_000;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{frac:06}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
