@@ -18,6 +18,7 @@ mod fallback;
 mod gemini;
 mod helpers;
 mod models;
+mod org_routing;
 mod ratelimits;
 mod routing;
 mod sagemaker;

@@ -1,5 +1,6 @@
 //! Everything a request handler borrows, built once at start-up from the configuration.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -18,10 +19,11 @@ use gateway_store::Store;
 use crate::access::Access;
 
 use crate::receipt_log::ReceiptLog;
+use crate::request_id::RequestContext;
 
 pub struct AppState {
     pub router: ModelRouter,
-    /// Every request's routing preferences, until organisations supply their own.
+    /// The configured `[routing]` preferences: those of every organisation that stored none.
     pub preferences: RoutingPreferences,
     /// Breakers and live statistics; in process for now, behind the trait a shared store
     /// will implement.
@@ -106,6 +108,15 @@ impl AppState {
         let access = Access::start(config, state.keys.clone(), store).await?;
         state.access = Some(Arc::new(access));
         Ok(state)
+    }
+
+    /// The routing preferences of the request's organisation: its stored ones over the
+    /// configured ones, or the configured ones.
+    pub fn preferences_for(&self, context: &RequestContext) -> Cow<'_, RoutingPreferences> {
+        match context.caller.as_ref().and_then(|c| c.org.routing.as_ref()) {
+            Some(stored) => Cow::Owned(stored.over(&self.preferences)),
+            None => Cow::Borrowed(&self.preferences),
+        }
     }
 
     pub fn provider(&self, id: &str) -> Result<Arc<dyn Provider>, ApiError> {

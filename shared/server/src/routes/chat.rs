@@ -45,13 +45,15 @@ pub async fn create(
     )?;
 
     let routing_started = Instant::now();
+    let preferences = state.preferences_for(&context);
+    let preferences = preferences.as_ref();
     let plan = if request.model == AUTO {
         let analysis;
         (request, analysis) = analysed(request, body.len()).await;
         let inputs = AutoInputs {
             analysis: &analysis,
             hints: &routing_hints,
-            preferences: &state.preferences,
+            preferences,
             health: state.health.as_ref(),
             predictor: state.predictor.as_ref(),
         };
@@ -59,7 +61,7 @@ pub async fn create(
     } else {
         state
             .router
-            .plan_direct(&request, chain.as_deref(), &state.preferences)?
+            .plan_direct(&request, chain.as_deref(), preferences)?
     };
     let Plan {
         decision,
@@ -74,7 +76,7 @@ pub async fn create(
         routing_overhead: routing_started.elapsed(),
         routing: report,
         failed_attempts: Vec::new(),
-        baseline: state.router.default_model().cloned(),
+        baseline: state.router.baseline(preferences).cloned(),
     };
     execute::run(&state, routed, &attempts, request, body).await
 }
