@@ -17,6 +17,7 @@ mod errors;
 mod fallback;
 mod gemini;
 mod helpers;
+mod learned_routing;
 mod models;
 mod org_routing;
 mod ratelimits;

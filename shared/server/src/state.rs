@@ -17,6 +17,7 @@ use gateway_core::{ApiError, ErrorKind};
 use gateway_store::Store;
 
 use crate::access::Access;
+use crate::learned_quality::LearnedQuality;
 
 use crate::receipt_log::ReceiptLog;
 use crate::request_id::RequestContext;
@@ -29,6 +30,9 @@ pub struct AppState {
     /// will implement.
     pub health: Arc<dyn HealthStore>,
     pub predictor: Arc<dyn QualityPredictor>,
+    /// `[routing.predictor]`: per-request predictions from the prompt's embedding, which
+    /// replace `predictor` for `auto` when configured.
+    pub learned: Option<Arc<LearnedQuality>>,
     pub receipts: Arc<ReceiptLog>,
     /// `[routing] attempt_timeout_ms` and `deadline_ms`.
     pub attempt_timeout: Option<std::time::Duration>,
@@ -86,6 +90,10 @@ impl AppState {
             preferences,
             health: Arc::new(InMemoryHealth::new(config.routing.breaker, clock)),
             predictor: Arc::new(PriorQualityPredictor),
+            learned: match &config.routing.predictor {
+                Some(predictor) => Some(Arc::new(LearnedQuality::load(predictor)?)),
+                None => None,
+            },
             receipts: Arc::new(ReceiptLog::new(config.routing.receipts_kept)),
             attempt_timeout: ms(config.routing.attempt_timeout_ms),
             deadline: ms(config.routing.deadline_ms),

@@ -22,11 +22,11 @@ use crate::error::{ApiError, ErrorKind};
 use crate::receipt::{RoutingDecision, RoutingReport};
 use crate::wire::ChatRequest;
 
-pub use analysis::{RequestAnalysis, analyse, required_capabilities};
+pub use analysis::{RequestAnalysis, analyse, required_capabilities, task_text};
 pub use auto::AutoInputs;
 pub use hints::{FALLBACK_FIELD, HINTS_FIELD, Priority, RoutingHints};
 pub use preferences::{InvalidPreference, OrgRoutingPreferences, RoutingPreferences};
-pub use quality::{PriorQualityPredictor, QualityPredictor};
+pub use quality::{PRIOR, PriorQualityPredictor, QualityPredictor};
 
 /// The model name that asks the gateway to choose.
 pub const AUTO: &str = "auto";
@@ -172,6 +172,7 @@ impl ModelRouter {
                 filtered_out: Default::default(),
                 winner: model.id.clone(),
                 reason: "Named by the client".to_owned(),
+                quality_predictor: None,
             },
         })
     }

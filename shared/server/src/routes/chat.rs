@@ -11,8 +11,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, Response};
 use gateway_core::ApiError;
 use gateway_core::routing::{
-    AUTO, AutoInputs, FALLBACK_FIELD, HINTS_FIELD, Plan, RequestAnalysis, RoutingHints, analyse,
-    hints,
+    AUTO, AutoInputs, FALLBACK_FIELD, HINTS_FIELD, Plan, QualityPredictor, RequestAnalysis,
+    RoutingHints, analyse, hints, task_text,
 };
 use gateway_core::wire::{ChatRequest, parse_json_body};
 
@@ -49,13 +49,25 @@ pub async fn create(
     let preferences = preferences.as_ref();
     let plan = if request.model == AUTO {
         let analysis;
-        (request, analysis) = analysed(request, body.len()).await;
+        let learned;
+        let predictor: &dyn QualityPredictor = match &state.learned {
+            Some(model) => {
+                let prompt = task_text(&request);
+                ((request, analysis), learned) =
+                    tokio::join!(analysed(request, body.len()), model.for_prompt(prompt));
+                &learned
+            }
+            None => {
+                (request, analysis) = analysed(request, body.len()).await;
+                state.predictor.as_ref()
+            }
+        };
         let inputs = AutoInputs {
             analysis: &analysis,
             hints: &routing_hints,
             preferences,
             health: state.health.as_ref(),
-            predictor: state.predictor.as_ref(),
+            predictor,
         };
         state.router.plan_auto(&inputs, chain.as_deref())?
     } else {
