@@ -135,6 +135,28 @@ impl InvalidPreference {
 }
 
 impl OrgRoutingPreferences {
+    /// The document describing `preferences` (lists sorted), as an organisation without
+    /// stored preferences sees its configured ones.
+    pub fn describing(preferences: &RoutingPreferences) -> Self {
+        let sorted = |set: &HashSet<String>| {
+            let mut v: Vec<String> = set.iter().cloned().collect();
+            v.sort();
+            v
+        };
+        OrgRoutingPreferences {
+            default_priority: preferences.default_priority,
+            quality_threshold: preferences.quality_threshold,
+            max_latency_ms: preferences.max_latency_ms,
+            allowed_providers: sorted(&preferences.allowed_providers),
+            blocked_providers: sorted(&preferences.blocked_providers),
+            allowed_models: sorted(&preferences.allowed_models),
+            blocked_models: sorted(&preferences.blocked_models),
+            fallback_enabled: preferences.fallback_enabled,
+            fallback_chain: preferences.fallback_chain.clone(),
+            default_model: preferences.default_model.clone(),
+        }
+    }
+
     /// Parses and checks a JSON document; the error names the offending field.
     pub fn from_json(bytes: &[u8]) -> Result<Self, InvalidPreference> {
         let mut de = serde_json::Deserializer::from_slice(bytes);

@@ -22,6 +22,7 @@ pub mod errors;
 pub mod me;
 pub mod membership;
 pub mod orgs;
+pub mod routing;
 
 use std::sync::Arc;
 
@@ -34,5 +35,6 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(me::routes())
         .merge(orgs::routes())
+        .merge(routing::routes())
         .with_state(state)
 }
