@@ -149,6 +149,8 @@ impl QualityPredictor for PromptQuality {
                     .count();
                 if known == candidates.len() {
                     "learned".to_owned()
+                } else if known == 0 {
+                    format!("{PRIOR} (the predictor knows none of the candidates)")
                 } else {
                     format!(
                         "learned for {known} of {} candidates, {PRIOR} for the others",

@@ -81,6 +81,7 @@ async fn routing_preferences_are_read_replaced_validated_and_then_in_force() {
             "allowed_providers[1]",
         ),
         (json!({"default_model": "openai/gpt-9"}), "default_model"),
+        (json!({"quality_treshold": 0.5}), "quality_treshold"),
     ] {
         let got = json(call(&app, Some(&owner.token), Method::PUT, &path, Some(body)).await).await;
         let error = assert_error(&got, 400, "invalid_value");

@@ -79,10 +79,12 @@ impl RoutingPreferences {
 }
 
 /// An organisation's stored routing preferences: the documented object, read and written
-/// whole. Every field has the product's default, so `{}` is valid; unknown fields are refused
-/// so that a misspelt preference is an error rather than silently ignored.
+/// whole. Every field has the product's default, so `{}` is valid. A client's document is
+/// read with [`OrgRoutingPreferences::from_json`], which refuses unknown fields so that a
+/// misspelt preference is an error; a stored one is read leniently, so that a body written by
+/// a newer version still loads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct OrgRoutingPreferences {
     pub default_priority: Priority,
     pub quality_threshold: f64,
@@ -116,6 +118,20 @@ impl Default for OrgRoutingPreferences {
         }
     }
 }
+
+/// The document's fields, for refusing unknown ones.
+const FIELDS: &[&str] = &[
+    "default_priority",
+    "quality_threshold",
+    "max_latency_ms",
+    "allowed_providers",
+    "blocked_providers",
+    "allowed_models",
+    "blocked_models",
+    "fallback_enabled",
+    "fallback_chain",
+    "default_model",
+];
 
 /// A stored preference that cannot be used: the field's name and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -159,6 +175,17 @@ impl OrgRoutingPreferences {
 
     /// Parses and checks a JSON document; the error names the offending field.
     pub fn from_json(bytes: &[u8]) -> Result<Self, InvalidPreference> {
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(bytes)
+            && let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str()))
+        {
+            return Err(InvalidPreference::new(
+                unknown.clone(),
+                format!(
+                    "is not a routing preference (they are: {})",
+                    FIELDS.join(", ")
+                ),
+            ));
+        }
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let doc: Self = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
@@ -289,11 +316,14 @@ mod tests {
             bad(r#"{"fallback_chain": ["a", " "]}"#).field,
             "fallback_chain[1]"
         );
-        assert!(
-            bad(r#"{"quality_treshold": 0.5}"#)
-                .message
-                .contains("quality_treshold")
+        assert_eq!(
+            bad(r#"{"quality_treshold": 0.5}"#).field,
+            "quality_treshold"
         );
+        // Stored bodies written by a newer version still read.
+        let stored: OrgRoutingPreferences =
+            serde_json::from_str(r#"{"fallback_enabled": false, "newer_field": 1}"#).unwrap();
+        assert!(!stored.fallback_enabled);
         assert_eq!(
             bad(r#"{"default_priority": "speed"}"#).field,
             "default_priority"

@@ -14,11 +14,12 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gateway_core::ApiError;
-use gateway_core::routing::OrgRoutingPreferences;
+use gateway_core::routing::{InvalidPreference, OrgRoutingPreferences};
 use gateway_store::model::member::Action;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -58,13 +59,22 @@ async fn get_preferences(
 async fn put_preferences(
     State(state): State<Arc<AppState>>,
     member: OrgMember,
-    AdminJson(preferences): AdminJson<OrgRoutingPreferences>,
+    body: Bytes,
 ) -> Result<Json<OrgRoutingPreferences>, ErrorResponse> {
     member.require(Action::ManageSettings)?;
+    let invalid = |e: InvalidPreference| {
+        if e.field.is_empty() {
+            ApiError::invalid_request(format!("Invalid routing preferences: {}.", e.message))
+                .with_code("invalid_json")
+        } else {
+            ApiError::invalid_param(&e.field, format!("`{}` {}.", e.field, e.message))
+        }
+    };
+    let preferences = OrgRoutingPreferences::from_json(&body).map_err(invalid)?;
     state
         .router
         .check_org_preferences(&preferences)
-        .map_err(|e| ApiError::invalid_param(&e.field, format!("`{}` {}.", e.field, e.message)))?;
+        .map_err(invalid)?;
     let before = in_force(&state, &member);
     let mut org = (*member.org).clone();
     org.routing = Some(preferences.clone());
