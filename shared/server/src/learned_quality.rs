@@ -89,7 +89,9 @@ impl LearnedQuality {
         let job = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let embedding = embedder.embed(&prompt).map_err(|e| e.to_string())?;
-            let predicted = predictor.predict(&embedding).map_err(|e| e.to_string())?;
+            let predicted = predictor
+                .predict_prompt(&prompt, &embedding)
+                .map_err(|e| e.to_string())?;
             Ok::<_, String>(
                 predicted
                     .into_iter()
