@@ -104,15 +104,31 @@ pub fn run(args: EvalRouterArgs) -> anyhow::Result<()> {
         "split (seed {}): train {}, validation {}, test {}",
         args.seed, result.train_rows, result.validation_rows, result.test_rows
     );
-    let tried: Vec<String> = result
-        .validation_apgr
-        .iter()
-        .map(|(l2, apgr)| format!("{l2}: {apgr:.3}"))
-        .collect();
+    for features in [false, true] {
+        let tried: Vec<String> = result
+            .validation_apgr
+            .iter()
+            .filter(|(f, _, _)| *f == features)
+            .map(|(_, l2, apgr)| format!("{l2}: {apgr:.3}"))
+            .collect();
+        println!(
+            "validation APGR by L2 weight, {}: {{{}}}",
+            if features {
+                "embedding + prompt features"
+            } else {
+                "embedding only"
+            },
+            tried.join(", ")
+        );
+    }
     println!(
-        "validation APGR by L2 weight {{{}}}; chosen {}",
-        tried.join(", "),
-        result.chosen_l2
+        "chosen: L2 {}, {}",
+        result.chosen_l2,
+        if result.chosen_features {
+            "embedding + prompt features"
+        } else {
+            "embedding only"
+        }
     );
     println!(
         "test: weak {} scores {:.3}, strong {} scores {:.3}",
@@ -138,14 +154,16 @@ pub fn run(args: EvalRouterArgs) -> anyhow::Result<()> {
 
     let sample = &prompts[..prompts.len().min(200)];
     let t = Instant::now();
-    for embedding in embeddings.iter().take(sample.len()) {
-        result.predictor.predict(embedding)?;
+    for (prompt, embedding) in sample.iter().zip(&embeddings) {
+        result.predictor.predict_prompt(prompt, embedding)?;
     }
     let predict_us = t.elapsed().as_secs_f64() * 1e6 / sample.len() as f64;
     let sample = &sample[..sample.len().min(50)];
     let t = Instant::now();
     for prompt in sample {
-        result.predictor.predict(&embedder.embed(prompt)?)?;
+        result
+            .predictor
+            .predict_prompt(prompt, &embedder.embed(prompt)?)?;
     }
     let with_embedding_ms = t.elapsed().as_secs_f64() * 1e3 / sample.len() as f64;
     println!(

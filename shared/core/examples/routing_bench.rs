@@ -6,7 +6,11 @@
 //! ranking every candidate and planning fallbacks; for a named model, the lookup and its
 //! fallbacks. Prints percentiles per prompt size. No network and no embedding are involved.
 //!
-//! `cargo run --release -p gateway-core --example routing_bench [-- ITERATIONS]`
+//! Given RouteLLM's data folder (`../shared/data/routellm`), it also times a realistic mix:
+//! every labelled MMLU and GSM8K prompt once, as a one-message `auto` request, and chat
+//! histories built from those prompts up to the large context windows (8k to 400k tokens).
+//!
+//! `cargo run --release -p gateway-core --example routing_bench [-- ITERATIONS [ROUTELLM_DIR]]`
 
 use std::error::Error;
 use std::sync::Arc;
@@ -27,6 +31,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .map(|n| n.parse())
         .transpose()?
         .unwrap_or(20_000);
+    let data_dir = std::env::args().nth(2).map(std::path::PathBuf::from);
     let mut providers: Vec<ResolvedProvider> = BUILT_IN_PROVIDERS
         .iter()
         .map(|p| provider(p.id, p.dialect))
@@ -110,7 +115,103 @@ fn main() -> Result<(), Box<dyn Error>> {
         analyse(&direct).prompt_tokens,
         &timings,
     );
+
+    let Some(dir) = data_dir else {
+        return Ok(());
+    };
+    let prompts = labelled_prompts(&dir)?;
+    let decide = |request: &ChatRequest| {
+        let analysis = analyse(request);
+        let inputs = AutoInputs {
+            analysis: &analysis,
+            hints: &hints,
+            preferences: &preferences,
+            health: &health,
+            predictor: &PriorQualityPredictor,
+            affordable: None,
+        };
+        router.plan_auto(&inputs, None).map(|p| p.attempts.len())
+    };
+    println!();
+    println!(
+        "realistic mix: {} labelled prompts (MMLU, GSM8K), once each",
+        prompts.len()
+    );
+    let mut all = Vec::new();
+    let mut timings = Vec::with_capacity(prompts.len());
+    let mut tokens = 0;
+    for prompt in &prompts {
+        let request = request("auto", prompt, "").map_err(|e| e.to_string())?;
+        tokens = tokens.max(analyse(&request).prompt_tokens);
+        timings.extend(time(1, || decide(&request))?);
+    }
+    timings.sort_unstable();
+    report("auto, labelled prompts", tokens, &timings);
+    all.extend_from_slice(&timings);
+    for target in [8_000, 32_000, 128_000, 400_000] {
+        let history = history(&prompts, target).map_err(|e| e.to_string())?;
+        let tokens = analyse(&history).prompt_tokens;
+        let runs = (iterations / 100).max(20);
+        let timings = time(runs, || decide(&history))?;
+        report(
+            &format!("auto, chat history ~{}k", target / 1000),
+            tokens,
+            &timings,
+        );
+        all.extend_from_slice(&timings);
+    }
+    all.sort_unstable();
+    report("auto, whole mix", 0, &all);
     Ok(())
+}
+
+/// The `prompt` column of every CSV under `dir` (MMLU's subject files, GSM8K's answers).
+fn labelled_prompts(dir: &std::path::Path) -> Result<Vec<String>, Box<dyn Error>> {
+    let mut files = Vec::new();
+    for sub in ["mmlu", "gsm8k"] {
+        for entry in std::fs::read_dir(dir.join(sub))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "csv") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut prompts = Vec::new();
+    for file in files {
+        let mut reader = csv::Reader::from_path(&file)?;
+        let column = reader
+            .headers()?
+            .iter()
+            .position(|h| h == "prompt")
+            .ok_or_else(|| format!("{} has no prompt column", file.display()))?;
+        for record in reader.records() {
+            if let Some(prompt) = record?.get(column) {
+                prompts.push(prompt.to_owned());
+            }
+        }
+    }
+    Ok(prompts)
+}
+
+/// A conversation of alternating user and assistant turns taken from `prompts`, about
+/// `target_tokens` long (four characters a token), ending with a user turn.
+fn history(
+    prompts: &[String],
+    target_tokens: usize,
+) -> Result<ChatRequest, gateway_core::ApiError> {
+    let mut messages = Vec::new();
+    let mut chars = 0;
+    for (i, prompt) in prompts.iter().cycle().enumerate() {
+        if chars >= target_tokens * 4 && i % 2 == 0 {
+            break;
+        }
+        let role = if i % 2 == 0 { "user" } else { "assistant" };
+        messages.push(serde_json::json!({"role": role, "content": prompt}));
+        chars += prompt.len();
+    }
+    let body = serde_json::json!({"model": "auto", "messages": messages}).to_string();
+    parse_json_body(body.as_bytes())
 }
 
 fn provider(id: &str, dialect: Dialect) -> ResolvedProvider {

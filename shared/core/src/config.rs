@@ -425,6 +425,33 @@ pub struct RoutingConfig {
     pub breaker: BreakerSettings,
     /// Receipts kept in memory for `GET /v1/receipts/{request_id}`.
     pub receipts_kept: usize,
+    /// A learned quality predictor for `auto`; the catalog priors when absent.
+    pub predictor: Option<PredictorConfig>,
+}
+
+/// `[routing.predictor]`: a trained predictor (`llm-gateway eval-router --out`) and the
+/// embedding model it was trained with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictorConfig {
+    /// The predictor's JSON file.
+    pub file: PathBuf,
+    /// The embedding model's folder (`config.json`, `tokenizer.json`, `model.safetensors`).
+    pub model_dir: PathBuf,
+    /// Longest wait for a prompt's embedding; past it the request is routed on the priors.
+    #[serde(default = "default_embed_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Gateway model (`openai/gpt-4o`) to the name the predictor was trained on
+    /// (`gpt-4-1106-preview`); a model not listed is looked up under its own id. Models the
+    /// predictor does not know keep their catalog prior.
+    #[serde(default)]
+    pub models: BTreeMap<String, String>,
+}
+
+/// Embedding a short prompt takes tens of milliseconds on one CPU thread; a loaded machine
+/// gets a few times that before `auto` gives up on it.
+fn default_embed_timeout_ms() -> u64 {
+    250
 }
 
 impl Default for RoutingConfig {
@@ -447,6 +474,7 @@ impl Default for RoutingConfig {
             deadline_ms: None,
             breaker: BreakerSettings::default(),
             receipts_kept: 1_000,
+            predictor: None,
         }
     }
 }
@@ -463,6 +491,9 @@ impl RoutingConfig {
         }
         if self.max_attempts == 0 {
             return Err(field("max_attempts", "must be at least 1"));
+        }
+        if self.predictor.as_ref().is_some_and(|p| p.timeout_ms == 0) {
+            return Err(field("predictor.timeout_ms", "must be at least 1"));
         }
         if !(0.0..=1.0).contains(&self.breaker.error_rate) {
             return Err(field("breaker.error_rate", "must be from 0 to 1"));

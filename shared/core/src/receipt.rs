@@ -94,6 +94,10 @@ pub struct RoutingReport {
     /// `provider/model` the router chose first.
     pub winner: String,
     pub reason: String,
+    /// For `auto`: what produced `predicted_quality` (`prior`, `learned`, or the prior and why
+    /// the learned predictor was not used).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality_predictor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -256,6 +260,7 @@ mod tests {
                 filtered_out: Default::default(),
                 winner: "openai/gpt-4o".into(),
                 reason: "named by the client".into(),
+                quality_predictor: None,
             },
             execution: Execution {
                 provider: "openai".into(),

@@ -1,5 +1,6 @@
-//! The router evaluation: train the predictor on the train split, choose its L2 weight on
-//! validation, refit on train + validation, and report on the untouched test split how well
+//! The router evaluation: train the predictor on the train split, choose its L2 weight and
+//! whether it reads the prompt's features after the embedding on validation, refit on
+//! train + validation, and report on the untouched test split how well
 //! "call the strong model when its predicted advantage is large" recovers the quality gap,
 //! next to the reference routers.
 //!
@@ -9,7 +10,7 @@
 
 use crate::dataset::LabelledSet;
 use crate::metrics::{MetricsError, Routed, RouterMetrics, router_metrics};
-use crate::predictor::{PredictorError, QualityPredictor, TrainingSet};
+use crate::predictor::{PredictorError, QualityPredictor, TrainingSet, input_for};
 use crate::split::{Part, part_of};
 
 /// L2 weights tried on the validation split.
@@ -44,9 +45,11 @@ pub struct Evaluation {
     pub train_rows: usize,
     pub validation_rows: usize,
     pub test_rows: usize,
-    /// Validation APGR for each L2 weight tried.
-    pub validation_apgr: Vec<(f64, f64)>,
+    /// Validation APGR for each choice tried: prompt features or not, L2 weight.
+    pub validation_apgr: Vec<(bool, f64, f64)>,
     pub chosen_l2: f64,
+    /// Whether the chosen predictor reads the prompt's features after the embedding.
+    pub chosen_features: bool,
     pub weak_mean: f64,
     pub strong_mean: f64,
     /// Learned, random, always weak, always strong, oracle.
@@ -102,8 +105,24 @@ pub fn evaluate(
         }
     }
 
-    let fit = |rows: &[usize], l2: f64| {
-        let e: Vec<&[f32]> = rows.iter().map(|&i| embeddings[i].as_slice()).collect();
+    let with_features: Vec<Vec<f32>> = set
+        .rows
+        .iter()
+        .zip(embeddings)
+        .map(|(row, e)| input_for(&row.prompt, e))
+        .collect();
+    let inputs = |features: bool| {
+        if features {
+            with_features.as_slice()
+        } else {
+            embeddings
+        }
+    };
+    let fit = |rows: &[usize], l2: f64, features: bool| {
+        let e: Vec<&[f32]> = rows
+            .iter()
+            .map(|&i| inputs(features)[i].as_slice())
+            .collect();
         let s: Vec<&[f32]> = rows
             .iter()
             .map(|&i| set.rows[i].scores.as_slice())
@@ -113,13 +132,18 @@ pub fn evaluate(
             embeddings: &e,
             scores: &s,
         };
-        QualityPredictor::train(&training, embedder_fingerprint, l2)
+        let predictor = QualityPredictor::train(&training, embedder_fingerprint, l2)?;
+        Ok::<_, PredictorError>(if features {
+            predictor.with_prompt_features()
+        } else {
+            predictor
+        })
     };
     let learned =
         |predictor: &QualityPredictor, rows: &[usize]| -> Result<Vec<Routed>, PredictorError> {
             rows.iter()
                 .map(|&i| {
-                    let p = predictor.predict(&embeddings[i])?;
+                    let p = predictor.predict_prompt(&set.rows[i].prompt, &embeddings[i])?;
                     Ok(routed(
                         set,
                         i,
@@ -132,19 +156,21 @@ pub fn evaluate(
         };
 
     let mut validation_apgr = Vec::new();
-    for l2 in L2_GRID {
-        let predictor = fit(&train, l2)?;
-        let metrics = router_metrics(&learned(&predictor, &validation)?)
-            .map_err(|e| EvaluationError::Metrics("validation", e))?;
-        validation_apgr.push((l2, metrics.apgr));
+    for features in [false, true] {
+        for l2 in L2_GRID {
+            let predictor = fit(&train, l2, features)?;
+            let metrics = router_metrics(&learned(&predictor, &validation)?)
+                .map_err(|e| EvaluationError::Metrics("validation", e))?;
+            validation_apgr.push((features, l2, metrics.apgr));
+        }
     }
-    let chosen_l2 = validation_apgr
+    let (chosen_features, chosen_l2) = validation_apgr
         .iter()
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map_or(L2_GRID[0], |best| best.0);
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+        .map_or((false, L2_GRID[0]), |best| (best.0, best.1));
 
     let train_and_validation: Vec<usize> = train.iter().chain(&validation).copied().collect();
-    let predictor = fit(&train_and_validation, chosen_l2)?;
+    let predictor = fit(&train_and_validation, chosen_l2, chosen_features)?;
     let on_test = |values: Vec<Routed>| {
         router_metrics(&values).map_err(|e| EvaluationError::Metrics("test", e))
     };
@@ -186,6 +212,7 @@ pub fn evaluate(
         test_rows: test.len(),
         validation_apgr,
         chosen_l2,
+        chosen_features,
         weak_mean: mean(weak_i),
         strong_mean: mean(strong_i),
         table: vec![

@@ -7,6 +7,7 @@
 //! - [`embedder`]: prompt embeddings with a local all-MiniLM-L6-v2 (candle, CPU).
 //! - [`dataset`]: the labelled-data formats and the RouteLLM files as published.
 //! - [`predictor`]: [`QualityPredictor`], trained from embeddings and scores, saved as JSON.
+//! - [`prompt_features`]: length and counts a predictor may add to the embedding.
 //! - [`split`]: the fixed, seeded train/validation/test split.
 //! - [`metrics`]: PGR curve, APGR, CPT for a strong/weak pair.
 //! - [`evaluation`]: tune on validation, report on test against reference routers.
@@ -18,6 +19,7 @@ pub mod embedding_cache;
 pub mod evaluation;
 pub mod metrics;
 pub mod predictor;
+pub mod prompt_features;
 pub mod split;
 
 pub use embedder::Embedder;

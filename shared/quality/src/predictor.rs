@@ -13,6 +13,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::prompt_features::prompt_features;
+
 /// Version of the saved file; a file of another version is refused, not misread.
 const FORMAT: u32 = 1;
 
@@ -66,6 +68,10 @@ pub struct QualityPredictor {
     mean: Vec<f32>,
     scale: Vec<f32>,
     l2: f64,
+    /// Whether the input is the embedding followed by [`prompt_features`] of the prompt
+    /// (files written before the option read as embedding only).
+    #[serde(default)]
+    prompt_features: bool,
     models: Vec<ModelWeights>,
 }
 
@@ -165,11 +171,38 @@ impl QualityPredictor {
             mean: mean.iter().map(|v| *v as f32).collect(),
             scale: scale.iter().map(|v| *v as f32).collect(),
             l2,
+            prompt_features: false,
             models,
         })
     }
 
-    /// For an embedding, each model's probability of answering well, in training order.
+    /// Marks the predictor as trained on embeddings followed by the prompt's features (the
+    /// training inputs were built with [`input_for`]).
+    pub fn with_prompt_features(mut self) -> Self {
+        self.prompt_features = true;
+        self
+    }
+
+    /// Whether the predictor reads the prompt's features after its embedding.
+    pub fn uses_prompt_features(&self) -> bool {
+        self.prompt_features
+    }
+
+    /// For a prompt and its embedding, each model's probability of answering well.
+    pub fn predict_prompt(
+        &self,
+        prompt: &str,
+        embedding: &[f32],
+    ) -> Result<Vec<(&str, f32)>, PredictorError> {
+        if self.prompt_features {
+            self.predict(&input_for(prompt, embedding))
+        } else {
+            self.predict(embedding)
+        }
+    }
+
+    /// For an input (the embedding, or [`input_for`] when [`Self::uses_prompt_features`]),
+    /// each model's probability of answering well, in training order.
     pub fn predict(&self, embedding: &[f32]) -> Result<Vec<(&str, f32)>, PredictorError> {
         if embedding.len() != self.mean.len() {
             return Err(PredictorError::Dimensions {
@@ -248,6 +281,15 @@ impl QualityPredictor {
     pub fn load(path: &Path) -> Result<Self, PredictorError> {
         Self::from_json(&std::fs::read_to_string(path)?)
     }
+}
+
+/// The embedding followed by the prompt's features: the input of a predictor trained with
+/// them.
+pub fn input_for(prompt: &str, embedding: &[f32]) -> Vec<f32> {
+    let mut input = Vec::with_capacity(embedding.len() + crate::prompt_features::COUNT);
+    input.extend_from_slice(embedding);
+    input.extend_from_slice(&prompt_features(prompt));
+    input
 }
 
 fn sigmoid(z: f64) -> f64 {

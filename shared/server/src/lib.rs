@@ -23,6 +23,7 @@ pub mod cors;
 pub mod demo;
 pub mod errors;
 pub mod execute;
+pub mod learned_quality;
 pub mod limits;
 pub mod lockout;
 pub mod receipt_log;

@@ -50,6 +50,7 @@ impl Routed {
                 filtered_out: Default::default(),
                 winner: model.id.clone(),
                 reason: "Named by the client".to_owned(),
+                quality_predictor: None,
             },
             model,
             failed_attempts: Vec::new(),

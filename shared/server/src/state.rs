@@ -1,5 +1,6 @@
 //! Everything a request handler borrows, built once at start-up from the configuration.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -16,17 +17,22 @@ use gateway_core::{ApiError, ErrorKind};
 use gateway_store::Store;
 
 use crate::access::Access;
+use crate::learned_quality::LearnedQuality;
 
 use crate::receipt_log::ReceiptLog;
+use crate::request_id::RequestContext;
 
 pub struct AppState {
     pub router: ModelRouter,
-    /// Every request's routing preferences, until organisations supply their own.
+    /// The configured `[routing]` preferences: those of every organisation that stored none.
     pub preferences: RoutingPreferences,
     /// Breakers and live statistics; in process for now, behind the trait a shared store
     /// will implement.
     pub health: Arc<dyn HealthStore>,
     pub predictor: Arc<dyn QualityPredictor>,
+    /// `[routing.predictor]`: per-request predictions from the prompt's embedding, which
+    /// replace `predictor` for `auto` when configured.
+    pub learned: Option<Arc<LearnedQuality>>,
     pub receipts: Arc<ReceiptLog>,
     /// `[routing] attempt_timeout_ms` and `deadline_ms`.
     pub attempt_timeout: Option<std::time::Duration>,
@@ -83,6 +89,10 @@ impl AppState {
             preferences,
             health: Arc::new(InMemoryHealth::new(config.routing.breaker, clock)),
             predictor: Arc::new(PriorQualityPredictor),
+            learned: match &config.routing.predictor {
+                Some(predictor) => Some(Arc::new(LearnedQuality::load(predictor)?)),
+                None => None,
+            },
             receipts: Arc::new(ReceiptLog::new(config.routing.receipts_kept)),
             attempt_timeout: ms(config.routing.attempt_timeout_ms),
             deadline: ms(config.routing.deadline_ms),
@@ -106,6 +116,15 @@ impl AppState {
         let access = Access::start(config, state.keys.clone(), store).await?;
         state.access = Some(Arc::new(access));
         Ok(state)
+    }
+
+    /// The routing preferences of the request's organisation: its stored ones over the
+    /// configured ones, or the configured ones.
+    pub fn preferences_for(&self, context: &RequestContext) -> Cow<'_, RoutingPreferences> {
+        match context.caller.as_ref().and_then(|c| c.org.routing.as_ref()) {
+            Some(stored) => Cow::Owned(stored.over(&self.preferences)),
+            None => Cow::Borrowed(&self.preferences),
+        }
     }
 
     pub fn provider(&self, id: &str) -> Result<Arc<dyn Provider>, ApiError> {

@@ -2,6 +2,7 @@
 //! roles enforced server-side, other organisations invisible, every error OpenAI-shaped.
 
 mod auth;
+mod routing;
 mod spend;
 
 use gateway_server::admin::membership;

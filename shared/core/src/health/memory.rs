@@ -76,6 +76,16 @@ impl HealthStore for InMemoryHealth {
         }
     }
 
+    fn reset_breaker(&self, model: &str) -> bool {
+        match self.models().get_mut(model) {
+            Some(state) => {
+                state.breaker = Breaker::default();
+                true
+            }
+            None => false,
+        }
+    }
+
     fn report(&self) -> Vec<ModelHealthReport> {
         let now = self.clock.now();
         let models = self.models();

@@ -104,4 +104,8 @@ pub trait HealthStore: Send + Sync {
 
     /// Every model with traffic or a breaker that is not closed, sorted by model id.
     fn report(&self) -> Vec<ModelHealthReport>;
+
+    /// Closes `model`'s breaker and forgets its failures (an operator knows the provider is
+    /// back); its statistics stay. False when the model has no history.
+    fn reset_breaker(&self, model: &str) -> bool;
 }

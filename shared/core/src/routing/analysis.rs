@@ -113,11 +113,8 @@ pub fn required_capabilities(request: &ChatRequest) -> Vec<Capability> {
     needs
 }
 
-fn difficulty(request: &ChatRequest, prompt_tokens: u64) -> f64 {
-    // 10 tokens or fewer count as nothing, 10,000 or more as fully long.
-    let length = ((prompt_tokens.max(1) as f64).log10() - 1.0) / 3.0;
-    let mut score = 0.3 * length.clamp(0.0, 1.0);
-
+/// The task a request sets: the text of its last user message.
+pub fn task_text(request: &ChatRequest) -> String {
     let mut task = String::new();
     if let Some(last_user) = request
         .messages
@@ -127,7 +124,15 @@ fn difficulty(request: &ChatRequest, prompt_tokens: u64) -> f64 {
     {
         last_user.for_each_text(|t| task.push_str(t));
     }
-    let task = task.to_lowercase();
+    task
+}
+
+fn difficulty(request: &ChatRequest, prompt_tokens: u64) -> f64 {
+    // 10 tokens or fewer count as nothing, 10,000 or more as fully long.
+    let length = ((prompt_tokens.max(1) as f64).log10() - 1.0) / 3.0;
+    let mut score = 0.3 * length.clamp(0.0, 1.0);
+
+    let task = task_text(request).to_lowercase();
     let hits = |markers: &[&str]| markers.iter().filter(|m| task.contains(*m)).count() as f64;
     score += (0.1 * hits(REASONING_MARKERS)).min(0.4);
     if hits(CODE_MARKERS) > 0.0 {

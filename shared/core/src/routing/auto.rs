@@ -161,6 +161,7 @@ pub fn choose<'a>(
         filtered_out,
         winner: winner.model.id.clone(),
         reason,
+        quality_predictor: Some(inputs.predictor.describe(&candidates)),
     };
     Ok(AutoChoice {
         ranked: scored.iter().map(|s| s.model).collect(),

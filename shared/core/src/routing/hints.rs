@@ -5,7 +5,7 @@
 //! Unknown hint names and wrong types are refused with a 400 naming the field, so a typo never
 //! silently routes differently from what the client meant.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -14,7 +14,7 @@ pub const HINTS_FIELD: &str = "x-routing-hints";
 pub const FALLBACK_FIELD: &str = "x-fallback-chain";
 
 /// What `auto` optimises for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     #[default]

@@ -22,11 +22,11 @@ use crate::error::{ApiError, ErrorKind};
 use crate::receipt::{RoutingDecision, RoutingReport};
 use crate::wire::ChatRequest;
 
-pub use analysis::{RequestAnalysis, analyse, required_capabilities};
+pub use analysis::{RequestAnalysis, analyse, required_capabilities, task_text};
 pub use auto::AutoInputs;
 pub use hints::{FALLBACK_FIELD, HINTS_FIELD, Priority, RoutingHints};
-pub use preferences::RoutingPreferences;
-pub use quality::{PriorQualityPredictor, QualityPredictor};
+pub use preferences::{InvalidPreference, OrgRoutingPreferences, RoutingPreferences};
+pub use quality::{PRIOR, PriorQualityPredictor, QualityPredictor};
 
 /// The model name that asks the gateway to choose.
 pub const AUTO: &str = "auto";
@@ -172,6 +172,7 @@ impl ModelRouter {
                 filtered_out: Default::default(),
                 winner: model.id.clone(),
                 reason: "Named by the client".to_owned(),
+                quality_predictor: None,
             },
         })
     }
@@ -291,6 +292,55 @@ impl ModelRouter {
     /// The model `routing.default_model` names, the baseline of savings.
     pub fn default_model(&self) -> Option<&ModelEntry> {
         self.default_model.map(|i| &self.models[i])
+    }
+
+    /// The baseline of savings under `preferences`: their default model when it is routable,
+    /// else the configured one.
+    pub fn baseline(&self, preferences: &RoutingPreferences) -> Option<&ModelEntry> {
+        preferences
+            .default_model
+            .as_deref()
+            .and_then(|id| self.chat_model(id).ok())
+            .or_else(|| self.default_model())
+    }
+
+    /// Checks an organisation's preferences against the routable models and providers; the
+    /// error names the field (`fallback_chain[1]`).
+    pub fn check_org_preferences(
+        &self,
+        preferences: &OrgRoutingPreferences,
+    ) -> Result<(), InvalidPreference> {
+        preferences.validate()?;
+        for (field, names) in preferences.name_lists() {
+            let is_provider_list = field.ends_with("_providers");
+            for (i, name) in names.iter().enumerate() {
+                let known = if is_provider_list {
+                    self.models.iter().any(|m| m.provider() == name)
+                } else {
+                    self.chat_model(name).is_ok()
+                };
+                if !known {
+                    let what = if is_provider_list {
+                        "a configured provider"
+                    } else {
+                        "a chat model of a configured provider"
+                    };
+                    return Err(InvalidPreference::new(
+                        format!("{field}[{i}]"),
+                        format!("`{name}` is not {what}"),
+                    ));
+                }
+            }
+        }
+        if let Some(model) = &preferences.default_model
+            && self.chat_model(model).is_err()
+        {
+            return Err(InvalidPreference::new(
+                "default_model",
+                format!("`{model}` is not a chat model of a configured provider"),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks that every model a preference names is routable.

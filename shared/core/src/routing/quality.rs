@@ -14,6 +14,10 @@ pub const UNKNOWN_QUALITY: f64 = 0.5;
 pub trait QualityPredictor: Send + Sync {
     /// One prediction (0-1) per candidate, in the candidates' order.
     fn predict(&self, request: &RequestAnalysis, candidates: &[&ModelEntry]) -> Vec<f64>;
+
+    /// What produced the predictions for `candidates`, for the receipt (`prior`, `learned`,
+    /// and why a learned predictor fell back to the prior).
+    fn describe(&self, candidates: &[&ModelEntry]) -> String;
 }
 
 /// Catalog priors adjusted by difficulty: `prior × (1 − difficulty × (1 − prior))`. An easy
@@ -32,7 +36,14 @@ impl QualityPredictor for PriorQualityPredictor {
             })
             .collect()
     }
+
+    fn describe(&self, _candidates: &[&ModelEntry]) -> String {
+        PRIOR.to_owned()
+    }
 }
+
+/// How the receipt names the catalog-prior predictor.
+pub const PRIOR: &str = "prior";
 
 #[cfg(test)]
 mod tests {

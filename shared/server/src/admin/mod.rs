@@ -22,6 +22,7 @@ pub mod errors;
 pub mod me;
 pub mod membership;
 pub mod orgs;
+pub mod routing;
 pub mod spend;
 
 use std::sync::Arc;
@@ -36,5 +37,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(me::routes())
         .merge(orgs::routes())
         .merge(spend::routes())
+        .merge(routing::routes())
         .with_state(state)
 }

@@ -14,8 +14,8 @@ use axum::http::{HeaderMap, Response};
 use gateway_core::ApiError;
 use gateway_core::catalog::ModelEntry;
 use gateway_core::routing::{
-    AUTO, AutoInputs, FALLBACK_FIELD, HINTS_FIELD, Plan, RequestAnalysis, RoutingHints, analyse,
-    hints,
+    AUTO, AutoInputs, FALLBACK_FIELD, HINTS_FIELD, Plan, QualityPredictor, RequestAnalysis,
+    RoutingHints, analyse, hints, task_text,
 };
 use gateway_core::wire::{ChatRequest, parse_json_body};
 use gateway_store::Timestamp;
@@ -52,9 +52,23 @@ pub async fn create(
 
     let routing_started = Instant::now();
     let spend = SpendCheck::start(&state, &context, &body).await;
+    let preferences = state.preferences_for(&context);
+    let preferences = preferences.as_ref();
     let plan = if request.model == AUTO {
         let analysis;
-        (request, analysis) = analysed(request, body.len()).await;
+        let learned;
+        let predictor: &dyn QualityPredictor = match &state.learned {
+            Some(model) => {
+                let prompt = task_text(&request);
+                ((request, analysis), learned) =
+                    tokio::join!(analysed(request, body.len()), model.for_prompt(prompt));
+                &learned
+            }
+            None => {
+                (request, analysis) = analysed(request, body.len()).await;
+                state.predictor.as_ref()
+            }
+        };
         let prompt_tokens = spend.prompt_tokens.max(analysis.prompt_tokens);
         let cheapest_refused: RefCell<Option<(u64, String)>> = RefCell::new(None);
         let affordable = |model: &ModelEntry| {
@@ -76,9 +90,9 @@ pub async fn create(
         let inputs = AutoInputs {
             analysis: &analysis,
             hints: &routing_hints,
-            preferences: &state.preferences,
+            preferences,
             health: state.health.as_ref(),
-            predictor: state.predictor.as_ref(),
+            predictor,
             affordable: spend
                 .limited
                 .is_some()
@@ -100,7 +114,7 @@ pub async fn create(
     } else {
         state
             .router
-            .plan_direct(&request, chain.as_deref(), &state.preferences)?
+            .plan_direct(&request, chain.as_deref(), preferences)?
     };
     let Plan {
         decision,
@@ -116,7 +130,7 @@ pub async fn create(
         routing_overhead: routing_started.elapsed(),
         routing: report,
         failed_attempts: Vec::new(),
-        baseline: state.router.default_model().cloned(),
+        baseline: state.router.baseline(preferences).cloned(),
         platform_fee_percent: state.platform_fee_percent,
     };
     execute::run(&state, routed, &attempts, request, body).await

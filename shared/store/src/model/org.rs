@@ -1,6 +1,7 @@
 //! Organisations and their plans. A plan fixes the default limits (requests and tokens per
 //! minute, requests per day); enterprise organisations carry their own.
 
+use gateway_core::routing::OrgRoutingPreferences;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StoreError, StoreResult};
@@ -99,6 +100,10 @@ pub struct Organization {
     /// Spend limits and alerts; none for records written before they existed.
     #[serde(default)]
     pub spend: SpendSettings,
+    /// How `auto` routes and falls back for this organisation; the configured `[routing]`
+    /// preferences when absent. Absent in bodies written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<OrgRoutingPreferences>,
 }
 
 impl Organization {
@@ -113,6 +118,7 @@ impl Organization {
             audit_retention: AuditRetentionDays::DEFAULT,
             created_at: now,
             spend: SpendSettings::default(),
+            routing: None,
         }
     }
 
@@ -141,6 +147,11 @@ impl Organization {
             return Err(StoreError::Invalid("the time zone is empty".to_owned()));
         }
         self.spend.validate()?;
+        if let Some(routing) = &self.routing {
+            routing
+                .validate()
+                .map_err(|e| StoreError::Invalid(format!("routing.{e}")))?;
+        }
         self.limits().map(|_| ())
     }
 }
@@ -178,6 +189,22 @@ mod tests {
         assert_eq!(org.limits().unwrap(), custom);
         org.plan = Plan::Starter;
         assert!(org.validate().is_err());
+    }
+
+    #[test]
+    fn routing_preferences_are_checked_and_older_bodies_still_read() {
+        let mut org = Organization::new("acme", Plan::Free, Timestamp(0));
+        let mut body = serde_json::to_value(&org).unwrap();
+        assert!(body.get("routing").is_none());
+        body.as_object_mut().unwrap().remove("routing");
+        let read: Organization = serde_json::from_value(body).unwrap();
+        assert_eq!(read.routing, None);
+        org.routing = Some(OrgRoutingPreferences {
+            quality_threshold: 2.0,
+            ..OrgRoutingPreferences::default()
+        });
+        let err = org.validate().unwrap_err().to_string();
+        assert!(err.contains("routing.quality_threshold"), "{err}");
     }
 
     #[test]

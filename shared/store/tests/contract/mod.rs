@@ -58,6 +58,7 @@ macro_rules! contract_tests {
             orgs::organisation_ids_and_names_are_unique,
             orgs::organisations_are_read_by_id_and_name_and_updated,
             orgs::organisations_are_listed_with_their_spend_settings,
+            orgs::routing_preferences_round_trip_and_invalid_ones_are_refused,
             orgs::members_are_unique_per_organisation_and_change_role,
             keys::keys_are_found_by_hash_and_hashes_are_unique,
             keys::keys_round_trip_every_field,

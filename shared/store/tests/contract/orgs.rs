@@ -1,5 +1,6 @@
 //! Organisations (unique ids and names, rename) and members (unique per organisation, roles).
 
+use gateway_core::routing::{OrgRoutingPreferences, Priority};
 use gateway_store::model::member::{Member, Role};
 use gateway_store::model::org::{AuditRetentionDays, Organization, Plan, PlanLimits};
 use gateway_store::model::spend::{SpendAlert, SpendLimits};
@@ -117,6 +118,36 @@ pub async fn organisations_are_listed_with_their_spend_settings<S: Store>(store:
         store.update_org(&org).await,
         Err(StoreError::Invalid(_))
     ));
+}
+
+pub async fn routing_preferences_round_trip_and_invalid_ones_are_refused<S: Store>(store: S) {
+    let mut org = stored_org(&store, Plan::Pro).await;
+    assert_eq!(store.get_org(&org.id).await.unwrap().routing, None);
+    let preferences = OrgRoutingPreferences {
+        default_priority: Priority::Quality,
+        quality_threshold: 0.8,
+        max_latency_ms: Some(3_000),
+        allowed_providers: vec!["openai".into(), "anthropic".into()],
+        blocked_models: vec!["openai/gpt-4o".into()],
+        fallback_enabled: false,
+        fallback_chain: vec!["anthropic/claude-3-haiku".into()],
+        default_model: Some("openai/gpt-4o-mini".into()),
+        ..OrgRoutingPreferences::default()
+    };
+    org.routing = Some(preferences.clone());
+    store.update_org(&org).await.unwrap();
+    assert_eq!(store.get_org(&org.id).await.unwrap(), org);
+
+    let mut invalid = org.clone();
+    invalid.routing = Some(OrgRoutingPreferences {
+        quality_threshold: -0.1,
+        ..preferences
+    });
+    assert!(matches!(
+        store.update_org(&invalid).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(store.get_org(&org.id).await.unwrap(), org);
 }
 
 pub async fn members_are_unique_per_organisation_and_change_role<S: Store>(store: S) {
