@@ -88,8 +88,14 @@ async fn the_openapi_document_describes_every_admin_route_and_nothing_else() {
         "served but not documented: {undocumented:?}"
     );
 
+    let mut operation_ids = BTreeSet::new();
     for (method, path) in &documented {
         let operation = &document["paths"][format!("/admin/v1{path}")][method.to_lowercase()];
+        let id = operation["operationId"].as_str().unwrap().to_owned();
+        assert!(
+            operation_ids.insert(id.clone()),
+            "operationId {id} is used twice"
+        );
         if path != "/openapi.json" {
             assert_eq!(
                 operation["security"][0]["admin_token"],

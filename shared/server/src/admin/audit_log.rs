@@ -103,6 +103,7 @@ fn store_of(state: &AppState) -> Result<Arc<dyn Store>, ApiError> {
 
 #[utoipa::path(
     get,
+    operation_id = "searchAuditLog",
     path = "/admin/v1/orgs/{org_id}/audit",
     tag = "audit",
     summary = "Search the audit log, newest first",
@@ -142,6 +143,7 @@ pub async fn search(
 
 #[utoipa::path(
     get,
+    operation_id = "exportAuditLog",
     path = "/admin/v1/orgs/{org_id}/audit/export",
     tag = "audit",
     summary = "Export the audit log as JSON or CSV",

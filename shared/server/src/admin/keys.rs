@@ -187,6 +187,7 @@ async fn org_key(store: &dyn Store, member: &OrgMember, key_id: &str) -> Result<
 
 #[utoipa::path(
     get,
+    operation_id = "listKeys",
     path = "/admin/v1/orgs/{org_id}/keys",
     tag = "keys",
     summary = "The API keys (never a secret)",
@@ -208,6 +209,7 @@ pub async fn list(
 
 #[utoipa::path(
     get,
+    operation_id = "getKey",
     path = "/admin/v1/orgs/{org_id}/keys/{key_id}",
     tag = "keys",
     summary = "An API key",
@@ -228,6 +230,7 @@ pub async fn get_key(
 
 #[utoipa::path(
     post,
+    operation_id = "createKey",
     path = "/admin/v1/orgs/{org_id}/keys",
     tag = "keys",
     summary = "Create an API key; the secret is in the answer, once",
@@ -291,6 +294,7 @@ pub async fn create(
 
 #[utoipa::path(
     patch,
+    operation_id = "updateKey",
     path = "/admin/v1/orgs/{org_id}/keys/{key_id}",
     tag = "keys",
     summary = "Change a key's name, expiry, limits or IP allowlist",
@@ -344,6 +348,7 @@ pub async fn update(
 
 #[utoipa::path(
     post,
+    operation_id = "revokeKey",
     path = "/admin/v1/orgs/{org_id}/keys/{key_id}/revoke",
     tag = "keys",
     summary = "Revoke a key",
@@ -377,6 +382,7 @@ pub async fn revoke(
 
 #[utoipa::path(
     post,
+    operation_id = "rotateKey",
     path = "/admin/v1/orgs/{org_id}/keys/{key_id}/rotate",
     tag = "keys",
     summary = "Replace a key; the old one works for the grace period",

@@ -105,6 +105,7 @@ fn store_of(state: &AppState) -> Result<Arc<dyn Store>, ApiError> {
 
 #[utoipa::path(
     get,
+    operation_id = "searchRequestLogs",
     path = "/admin/v1/orgs/{org_id}/logs",
     tag = "logs",
     summary = "Search the request log, newest first",
@@ -148,6 +149,7 @@ pub async fn search(
 
 #[utoipa::path(
     get,
+    operation_id = "getReceipt",
     path = "/admin/v1/orgs/{org_id}/receipts/{request_id}",
     tag = "logs",
     summary = "One request's full receipt",

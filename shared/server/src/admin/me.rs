@@ -32,6 +32,7 @@ pub struct Me {
 
 #[utoipa::path(
     get,
+    operation_id = "getMe",
     path = "/admin/v1/me",
     tag = "members",
     summary = "The member this admin token belongs to",

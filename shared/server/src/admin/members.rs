@@ -156,6 +156,7 @@ fn audited_failure(
 
 #[utoipa::path(
     get,
+    operation_id = "listMembers",
     path = "/admin/v1/orgs/{org_id}/members",
     tag = "members",
     summary = "The members",
@@ -179,6 +180,7 @@ pub async fn list(
 
 #[utoipa::path(
     get,
+    operation_id = "getMember",
     path = "/admin/v1/orgs/{org_id}/members/{user_id}",
     tag = "members",
     summary = "A member",
@@ -199,6 +201,7 @@ pub async fn get_member(
 
 #[utoipa::path(
     post,
+    operation_id = "addMember",
     path = "/admin/v1/orgs/{org_id}/members",
     tag = "members",
     summary = "Add a member; its admin token is in the answer, once",
@@ -243,6 +246,7 @@ pub async fn add(
 
 #[utoipa::path(
     patch,
+    operation_id = "changeMemberRole",
     path = "/admin/v1/orgs/{org_id}/members/{user_id}",
     tag = "members",
     summary = "Change a member's role (never the last owner's)",
@@ -282,6 +286,7 @@ pub async fn change_role(
 
 #[utoipa::path(
     delete,
+    operation_id = "removeMember",
     path = "/admin/v1/orgs/{org_id}/members/{user_id}",
     tag = "members",
     summary = "Remove a member and revoke its admin tokens (never the last owner)",
@@ -313,6 +318,7 @@ pub async fn remove(
 
 #[utoipa::path(
     post,
+    operation_id = "renewAdminToken",
     path = "/admin/v1/orgs/{org_id}/members/{user_id}/token",
     tag = "members",
     summary = "Issue a new admin token for a member, revoking its others",

@@ -121,6 +121,7 @@ pub fn document_json() -> utoipa::openapi::OpenApi {
 
 #[utoipa::path(
     get,
+    operation_id = "getOpenApiDocument",
     path = "/admin/v1/openapi.json",
     tag = "meta",
     summary = "This document (no token needed)",

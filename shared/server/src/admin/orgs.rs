@@ -71,6 +71,7 @@ pub struct OrgUpdate {
 
 #[utoipa::path(
     get,
+    operation_id = "getOrganization",
     path = "/admin/v1/orgs/{org_id}",
     tag = "organisation",
     summary = "The organisation",
@@ -84,6 +85,7 @@ pub async fn get_org(member: OrgMember) -> Json<OrgView> {
 
 #[utoipa::path(
     patch,
+    operation_id = "updateOrganization",
     path = "/admin/v1/orgs/{org_id}",
     tag = "organisation",
     summary = "Change plan, limits, name, time zone or audit retention (owner)",
