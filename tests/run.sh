@@ -20,7 +20,8 @@
 #            are not OpenAPI): every body sent to them is checked afterwards with botocore's
 #            validator (../shared/conformance/aws_validate.py), with a negative control.
 # 4. suites  pytest (Python SDK, LangChain, LlamaIndex), node --test (Node SDK),
-#            Schemathesis over the gateway's /v1 surface, then the Prism checks
+#            Schemathesis over the gateway's /v1 surface, openapi-spec-validator over the
+#            admin API's /admin/v1/openapi.json, then the Prism checks
 #            (negative control per proxy; no request violation anywhere else), then the
 #            router evaluation: `llm-gateway eval-router` on RouteLLM's MMLU and GSM8K labels,
 #            failing unless the learned router's test APGR clears its bar.
@@ -419,6 +420,7 @@ banner "4. suites"
 SUITE_NAMES=("pytest (python SDK, LangChain, LlamaIndex)" "node --test (node SDK)" "schemathesis /v1")
 if [ $STANDINS_OK = 0 ]; then
     for s in "${SUITE_NAMES[@]}"; do could_not_run "$s" "stand-ins did not start"; done
+    could_not_run "admin OpenAPI document passes openapi-spec-validator" "stand-ins did not start"
     could_not_run "prism checks" "stand-ins did not start"
     could_not_run "aws checks" "stand-ins did not start"
 else
@@ -440,6 +442,9 @@ else
         -H "Authorization: Bearer $GATEWAY_KEY" --max-examples 50 --seed 1 --continue-on-failure \
         --exclude-checks status_code_conformance
     phase_done schemathesis $T0
+
+    step "admin OpenAPI document passes openapi-spec-validator" \
+        "$PY" "$REPO/tests/conformance/admin_openapi.py" "$GATEWAY_URL"
 
     # Prism checks: everything the gateway sent upstream was valid, and validation was on.
     T0=$SECONDS

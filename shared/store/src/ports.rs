@@ -7,7 +7,7 @@ use gateway_core::keys::GatewayKeyHash;
 
 use crate::error::StoreResult;
 use crate::model::admin_token::AdminToken;
-use crate::model::api_key::ApiKey;
+use crate::model::api_key::{ApiKey, KeySettings};
 use crate::model::audit::AuditEvent;
 use crate::model::member::{Member, Role};
 use crate::model::org::Organization;
@@ -48,6 +48,14 @@ pub trait KeyStore: Send + Sync {
     async fn get_key(&self, org_id: &str, key_id: &str) -> StoreResult<ApiKey>;
     /// Oldest first.
     async fn list_keys(&self, org_id: &str) -> StoreResult<Vec<ApiKey>>;
+    /// Replaces the key's name, expiry, limits and allowlist; `NotFound` when `org_id` has no
+    /// such key.
+    async fn update_key_settings(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        settings: &KeySettings,
+    ) -> StoreResult<()>;
     /// Revoking a revoked key keeps the first revocation time.
     async fn revoke_key(&self, org_id: &str, key_id: &str, at: Timestamp) -> StoreResult<()>;
     /// In one atomic step: store `new_key` and mark `old_key_id` as replaced by it, usable until

@@ -1,7 +1,12 @@
 //! Black-box tests of the admin API (`/admin/v1`): members authenticated by admin tokens,
 //! roles enforced server-side, other organisations invisible, every error OpenAI-shaped.
 
+mod audit;
 mod auth;
+mod keys;
+mod logs;
+mod members;
+mod openapi;
 mod routing;
 mod spend;
 

@@ -92,6 +92,7 @@ pub fn action_name(action: Action) -> &'static str {
     match action {
         Action::ManageOrganization => "manage_organization",
         Action::ManageMembers => "manage_members",
+        Action::ViewMembers => "view_members",
         Action::ManageKeys => "manage_keys",
         Action::ViewKeys => "view_keys",
         Action::ManageSettings => "manage_settings",

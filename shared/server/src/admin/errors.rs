@@ -82,7 +82,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = error.path().to_string();
         let inner = error.into_inner();
         let message = format!("Invalid JSON body: {inner}.");
-        if path == "." || path.is_empty() {
+        let syntax = matches!(
+            inner.classify(),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+        );
+        if syntax || path == "." || path == "?" || path.is_empty() {
             let mut api = ApiError::invalid_request(message).with_code("invalid_json");
             if let Some(field) = missing_field(&inner.to_string()) {
                 api = api.with_param(field);
@@ -159,6 +163,11 @@ mod tests {
         let error = parse_json::<Body>(br#"{"name": "a", "limits": [], "x": 1}"#).unwrap_err();
         assert!(error.message.contains("unknown field `x`"), "{error}");
         assert!(parse_json::<Body>(b"").is_err());
+        let error = parse_json::<Body>(b"{not json").unwrap_err();
+        assert_eq!(
+            (error.param, error.code.as_deref()),
+            (None, Some("invalid_json"))
+        );
         assert!(parse_json::<Body>(br#"{"name": "a", "limits": []} trailing"#).is_err());
     }
 }

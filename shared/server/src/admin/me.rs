@@ -16,19 +16,30 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/me", get(me))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     pub user_id: String,
     pub email: String,
+    #[schema(value_type = String, example = "admin")]
     pub role: Role,
     pub org_id: String,
     pub org_name: String,
     pub token_id: String,
     /// Every action the role allows.
+    #[schema(value_type = Vec<String>)]
     pub permissions: Vec<&'static str>,
 }
 
-async fn me(AnyOrgMember(member): AnyOrgMember) -> Json<Me> {
+#[utoipa::path(
+    get,
+    operation_id = "getMe",
+    path = "/admin/v1/me",
+    tag = "members",
+    summary = "The member this admin token belongs to",
+    security(("admin_token" = [])),
+    responses((status = 200, body = Me), (status = 401, description = "No, malformed, unknown or revoked admin token", body = crate::admin::openapi::ErrorBody))
+)]
+pub async fn me(AnyOrgMember(member): AnyOrgMember) -> Json<Me> {
     let permissions = PERMISSIONS
         .iter()
         .filter(|(role, _)| *role == member.role)

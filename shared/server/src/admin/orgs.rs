@@ -22,13 +22,16 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// An organisation as the admin API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrgView {
     pub id: String,
     pub name: String,
+    #[schema(value_type = String, example = "pro")]
     pub plan: Plan,
     /// The limits in force: the plan's, or the custom ones on enterprise.
+    #[schema(value_type = Option<crate::admin::openapi::LimitsSchema>)]
     pub limits: Option<PlanLimits>,
+    #[schema(value_type = Option<crate::admin::openapi::LimitsSchema>)]
     pub custom_limits: Option<PlanLimits>,
     pub time_zone: String,
     pub audit_retention_days: u16,
@@ -51,12 +54,14 @@ impl From<&Organization> for OrgView {
 }
 
 /// What `PATCH` may change; absent fields stay as they are.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgUpdate {
     pub name: Option<String>,
+    #[schema(value_type = Option<String>, example = "enterprise")]
     pub plan: Option<Plan>,
     /// Required when the plan is (or becomes) enterprise; refused on the others.
+    #[schema(value_type = Option<crate::admin::openapi::LimitsSchema>)]
     pub custom_limits: Option<PlanLimits>,
     /// An IANA time zone name such as `Europe/Paris`.
     pub time_zone: Option<String>,
@@ -64,11 +69,32 @@ pub struct OrgUpdate {
     pub audit_retention_days: Option<u16>,
 }
 
-async fn get_org(member: OrgMember) -> Json<OrgView> {
+#[utoipa::path(
+    get,
+    operation_id = "getOrganization",
+    path = "/admin/v1/orgs/{org_id}",
+    tag = "organisation",
+    summary = "The organisation",
+    params(("org_id" = String, Path, description = "The member's organisation id")),
+    security(("admin_token" = [])),
+    responses((status = 200, body = OrgView), (status = 401, description = "No, malformed, unknown or revoked admin token", body = crate::admin::openapi::ErrorBody), (status = 404, description = "Not found, or another organisation's", body = crate::admin::openapi::ErrorBody))
+)]
+pub async fn get_org(member: OrgMember) -> Json<OrgView> {
     Json(OrgView::from(member.org.as_ref()))
 }
 
-async fn update_org(
+#[utoipa::path(
+    patch,
+    operation_id = "updateOrganization",
+    path = "/admin/v1/orgs/{org_id}",
+    tag = "organisation",
+    summary = "Change plan, limits, name, time zone or audit retention (owner)",
+    params(("org_id" = String, Path, description = "The member's organisation id")),
+    request_body = OrgUpdate,
+    security(("admin_token" = [])),
+    responses((status = 200, body = OrgView), (status = 400, description = "A field is invalid (named in `param`)", body = crate::admin::openapi::ErrorBody), (status = 401, description = "No, malformed, unknown or revoked admin token", body = crate::admin::openapi::ErrorBody), (status = 403, description = "The role does not allow this", body = crate::admin::openapi::ErrorBody), (status = 404, description = "Not found, or another organisation's", body = crate::admin::openapi::ErrorBody), (status = 409, description = "Conflicts with what exists", body = crate::admin::openapi::ErrorBody))
+)]
+pub async fn update_org(
     State(state): State<Arc<AppState>>,
     member: OrgMember,
     AdminJson(update): AdminJson<OrgUpdate>,

@@ -49,14 +49,35 @@ fn in_force(state: &AppState, member: &OrgMember) -> OrgRoutingPreferences {
         .unwrap_or_else(|| OrgRoutingPreferences::describing(&state.preferences))
 }
 
-async fn get_preferences(
+#[utoipa::path(
+    get,
+    operation_id = "getRoutingPreferences",
+    path = "/admin/v1/orgs/{org_id}/routing",
+    tag = "routing",
+    summary = "The routing preferences in force for the organisation",
+    params(("org_id" = String, Path, description = "The member's organisation id")),
+    security(("admin_token" = [])),
+    responses((status = 200, description = "The preferences", body = serde_json::Value), (status = 401, description = "No, malformed, unknown or revoked admin token", body = crate::admin::openapi::ErrorBody), (status = 403, description = "The role does not allow this", body = crate::admin::openapi::ErrorBody), (status = 404, description = "Not found, or another organisation's", body = crate::admin::openapi::ErrorBody))
+)]
+pub async fn get_preferences(
     State(state): State<Arc<AppState>>,
     member: OrgMember,
 ) -> Json<OrgRoutingPreferences> {
     Json(in_force(&state, &member))
 }
 
-async fn put_preferences(
+#[utoipa::path(
+    put,
+    operation_id = "updateRoutingPreferences",
+    path = "/admin/v1/orgs/{org_id}/routing",
+    tag = "routing",
+    summary = "Replace the organisation's routing preferences",
+    params(("org_id" = String, Path, description = "The member's organisation id")),
+    request_body = serde_json::Value,
+    security(("admin_token" = [])),
+    responses((status = 200, description = "The preferences now in force", body = serde_json::Value), (status = 400, description = "A field is invalid (named in `param`)", body = crate::admin::openapi::ErrorBody), (status = 401, description = "No, malformed, unknown or revoked admin token", body = crate::admin::openapi::ErrorBody), (status = 403, description = "The role does not allow this", body = crate::admin::openapi::ErrorBody), (status = 404, description = "Not found, or another organisation's", body = crate::admin::openapi::ErrorBody))
+)]
+pub async fn put_preferences(
     State(state): State<Arc<AppState>>,
     member: OrgMember,
     body: Bytes,
@@ -94,18 +115,39 @@ async fn put_preferences(
     Ok(Json(preferences))
 }
 
-async fn health(State(state): State<Arc<AppState>>, _member: OrgMember) -> Json<Value> {
+#[utoipa::path(
+    get,
+    operation_id = "getProviderHealth",
+    path = "/admin/v1/orgs/{org_id}/routing/health",
+    tag = "routing",
+    summary = "Circuit breakers and live statistics of every model",
+    params(("org_id" = String, Path, description = "The member's organisation id")),
+    security(("admin_token" = [])),
+    responses((status = 200, description = "`{models: [...]}`", body = serde_json::Value), (status = 401, description = "No, malformed, unknown or revoked admin token", body = crate::admin::openapi::ErrorBody), (status = 403, description = "The role does not allow this", body = crate::admin::openapi::ErrorBody), (status = 404, description = "Not found, or another organisation's", body = crate::admin::openapi::ErrorBody))
+)]
+pub async fn health(State(state): State<Arc<AppState>>, _member: OrgMember) -> Json<Value> {
     Json(json!({ "models": state.health.report() }))
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct BreakerReset {
+pub struct BreakerReset {
     /// `provider/model`.
     model: String,
 }
 
-async fn reset_breaker(
+#[utoipa::path(
+    post,
+    operation_id = "resetBreaker",
+    path = "/admin/v1/orgs/{org_id}/routing/breakers/reset",
+    tag = "routing",
+    summary = "Close a model's circuit breaker",
+    params(("org_id" = String, Path, description = "The member's organisation id")),
+    request_body = serde_json::Value,
+    security(("admin_token" = [])),
+    responses((status = 200, description = "The breaker after the reset", body = serde_json::Value), (status = 400, description = "A field is invalid (named in `param`)", body = crate::admin::openapi::ErrorBody), (status = 401, description = "No, malformed, unknown or revoked admin token", body = crate::admin::openapi::ErrorBody), (status = 403, description = "The role does not allow this", body = crate::admin::openapi::ErrorBody), (status = 404, description = "Not found, or another organisation's", body = crate::admin::openapi::ErrorBody))
+)]
+pub async fn reset_breaker(
     State(state): State<Arc<AppState>>,
     member: OrgMember,
     AdminJson(reset): AdminJson<BreakerReset>,

@@ -71,12 +71,33 @@ pub struct ReportQuery {
     pub days: Option<i64>,
 }
 
-async fn get_settings(member: OrgMember) -> Result<Json<SettingsView>, ErrorResponse> {
+#[utoipa::path(
+    get,
+    operation_id = "getSpendSettings",
+    path = "/admin/v1/orgs/{org_id}/spend/settings",
+    tag = "spend",
+    summary = "Spend limits and the alert (the webhook secret never shown)",
+    params(("org_id" = String, Path, description = "The member's organisation id")),
+    security(("admin_token" = [])),
+    responses((status = 200, description = "`{limits, alerts}`", body = serde_json::Value), (status = 401, description = "No, malformed, unknown or revoked admin token", body = crate::admin::openapi::ErrorBody), (status = 403, description = "The role does not allow this", body = crate::admin::openapi::ErrorBody), (status = 404, description = "Not found, or another organisation's", body = crate::admin::openapi::ErrorBody))
+)]
+pub async fn get_settings(member: OrgMember) -> Result<Json<SettingsView>, ErrorResponse> {
     member.require(Action::ManageSettings)?;
     Ok(Json(SettingsView::from(member.org.as_ref())))
 }
 
-async fn put_settings(
+#[utoipa::path(
+    put,
+    operation_id = "updateSpendSettings",
+    path = "/admin/v1/orgs/{org_id}/spend/settings",
+    tag = "spend",
+    summary = "Set spend limits and the alert; a generated webhook secret is in this answer only",
+    params(("org_id" = String, Path, description = "The member's organisation id")),
+    request_body = serde_json::Value,
+    security(("admin_token" = [])),
+    responses((status = 200, description = "The settings now in force", body = serde_json::Value), (status = 400, description = "A field is invalid (named in `param`)", body = crate::admin::openapi::ErrorBody), (status = 401, description = "No, malformed, unknown or revoked admin token", body = crate::admin::openapi::ErrorBody), (status = 403, description = "The role does not allow this", body = crate::admin::openapi::ErrorBody), (status = 404, description = "Not found, or another organisation's", body = crate::admin::openapi::ErrorBody))
+)]
+pub async fn put_settings(
     State(state): State<Arc<AppState>>,
     member: OrgMember,
     AdminJson(update): AdminJson<SettingsUpdate>,
@@ -107,7 +128,17 @@ async fn put_settings(
     }))
 }
 
-async fn get_report(
+#[utoipa::path(
+    get,
+    operation_id = "getSpendReport",
+    path = "/admin/v1/orgs/{org_id}/spend",
+    tag = "spend",
+    summary = "Spend this day, week and month against the limits; requests, cost and savings by day, model and key",
+    params(("org_id" = String, Path, description = "The member's organisation id"), ("days" = Option<u32>, Query, description = "Days back, 30 by default")),
+    security(("admin_token" = [])),
+    responses((status = 200, description = "The report", body = serde_json::Value), (status = 400, description = "A field is invalid (named in `param`)", body = crate::admin::openapi::ErrorBody), (status = 401, description = "No, malformed, unknown or revoked admin token", body = crate::admin::openapi::ErrorBody), (status = 403, description = "The role does not allow this", body = crate::admin::openapi::ErrorBody), (status = 404, description = "Not found, or another organisation's", body = crate::admin::openapi::ErrorBody))
+)]
+pub async fn get_report(
     State(state): State<Arc<AppState>>,
     member: OrgMember,
     AdminQuery(query): AdminQuery<ReportQuery>,

@@ -12,7 +12,8 @@ use crate::dynamodb::attrs::{
 };
 use crate::error::{StoreError, StoreResult};
 use crate::model::api_key::{
-    ApiKey, allowlist_from_text, allowlist_to_text, environment_label, parse_environment,
+    ApiKey, KeySettings, allowlist_from_text, allowlist_to_text, environment_label,
+    parse_environment,
 };
 use crate::ports::{KeyStore, LAST_USED_RESOLUTION_MS};
 use crate::time::Timestamp;
@@ -233,6 +234,58 @@ impl KeyStore for DynamoStore {
             }
         }
         Ok(keys)
+    }
+
+    async fn update_key_settings(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        settings: &KeySettings,
+    ) -> StoreResult<()> {
+        let mut set = vec!["#name = :name", "ip_allowlist = :ip"];
+        let mut remove = Vec::new();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key_pk(key_id)))
+            .key("sk", s(KEY_SK))
+            .condition_expression("attribute_exists(pk) AND org_id = :org")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":org", s(org_id))
+            .expression_attribute_values(":name", s(&settings.name))
+            .expression_attribute_values(":ip", s(allowlist_to_text(&settings.ip_allowlist)));
+        let optional = [
+            (
+                "expires_at",
+                ":exp",
+                settings.expires_at.map(Timestamp::millis),
+            ),
+            ("rpm_limit", ":rpm", settings.rpm_limit.map(to_n)),
+            ("tpm_limit", ":tpm", settings.tpm_limit.map(to_n)),
+        ];
+        let mut assignments = Vec::new();
+        for (attribute, placeholder, value) in optional {
+            match value {
+                Some(value) => {
+                    assignments.push(format!("{attribute} = {placeholder}"));
+                    request = request.expression_attribute_values(placeholder, n(value));
+                }
+                None => remove.push(attribute),
+            }
+        }
+        set.extend(assignments.iter().map(String::as_str));
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        match request.update_expression(expression).send().await {
+            Ok(_) => Ok(()),
+            Err(err) if condition_failed(&err) => {
+                Err(StoreError::NotFound(format!("key {key_id} of {org_id}")))
+            }
+            Err(err) => Err(sdk_error(err)),
+        }
     }
 
     async fn revoke_key(&self, org_id: &str, key_id: &str, at: Timestamp) -> StoreResult<()> {

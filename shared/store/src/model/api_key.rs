@@ -51,6 +51,17 @@ pub struct KeySpec {
     pub ip_allowlist: Vec<IpNet>,
 }
 
+/// What may change on a stored key after creation (the rest is fixed, or changes only by
+/// revocation and rotation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeySettings {
+    pub name: String,
+    pub expires_at: Option<Timestamp>,
+    pub rpm_limit: Option<u64>,
+    pub tpm_limit: Option<u64>,
+    pub ip_allowlist: Vec<IpNet>,
+}
+
 /// A new key and its secret. The secret exists only here: show it once, store `key`.
 #[derive(Debug)]
 pub struct IssuedKey {
@@ -120,6 +131,17 @@ impl ApiKey {
             },
             now,
         )
+    }
+
+    /// The fields [`KeySettings`] covers, as stored now.
+    pub fn settings(&self) -> KeySettings {
+        KeySettings {
+            name: self.name.clone(),
+            expires_at: self.expires_at,
+            rpm_limit: self.rpm_limit,
+            tpm_limit: self.tpm_limit,
+            ip_allowlist: self.ip_allowlist.clone(),
+        }
     }
 
     pub fn status(&self, now: Timestamp) -> KeyStatus {

@@ -39,6 +39,8 @@ pub enum Action {
     ManageOrganization,
     /// Add and remove members, change roles.
     ManageMembers,
+    /// See who the members are and their roles.
+    ViewMembers,
     /// Create, rotate and revoke API keys, set their limits and allowlists.
     ManageKeys,
     /// See the key list (never a secret).
@@ -59,6 +61,7 @@ pub const PERMISSIONS: &[(Role, &[Action])] = &[
         &[
             Action::ManageOrganization,
             Action::ManageMembers,
+            Action::ViewMembers,
             Action::ManageKeys,
             Action::ViewKeys,
             Action::ManageSettings,
@@ -70,6 +73,7 @@ pub const PERMISSIONS: &[(Role, &[Action])] = &[
         Role::Admin,
         &[
             Action::ManageMembers,
+            Action::ViewMembers,
             Action::ManageKeys,
             Action::ViewKeys,
             Action::ManageSettings,
@@ -79,9 +83,17 @@ pub const PERMISSIONS: &[(Role, &[Action])] = &[
     ),
     (
         Role::Developer,
-        &[Action::ManageKeys, Action::ViewKeys, Action::ViewUsage],
+        &[
+            Action::ViewMembers,
+            Action::ManageKeys,
+            Action::ViewKeys,
+            Action::ViewUsage,
+        ],
     ),
-    (Role::Viewer, &[Action::ViewKeys, Action::ViewUsage]),
+    (
+        Role::Viewer,
+        &[Action::ViewMembers, Action::ViewKeys, Action::ViewUsage],
+    ),
 ];
 
 /// Whether `role` may do `action`, per [`PERMISSIONS`].

@@ -6,7 +6,8 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::error::{StoreError, StoreResult};
 use crate::model::api_key::{
-    ApiKey, allowlist_from_text, allowlist_to_text, environment_label, parse_environment,
+    ApiKey, KeySettings, allowlist_from_text, allowlist_to_text, environment_label,
+    parse_environment,
 };
 use crate::ports::{KeyStore, LAST_USED_RESOLUTION_MS};
 use crate::sqlite::{SqliteStore, conflict_or_backend, from_sql_int, sqlite_error, to_sql_int};
@@ -169,6 +170,37 @@ impl KeyStore for SqliteStore {
             let rows = stmt.query_map([&org_id], read_row).map_err(sqlite_error)?;
             rows.map(|row| row.map_err(sqlite_error).and_then(key_from_row))
                 .collect()
+        })
+        .await
+    }
+
+    async fn update_key_settings(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        settings: &KeySettings,
+    ) -> StoreResult<()> {
+        let (org_id, key_id, k) = (org_id.to_owned(), key_id.to_owned(), settings.clone());
+        self.call(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE api_keys SET name = ?3, expires_at = ?4, rpm_limit = ?5, tpm_limit = ?6, \
+                     ip_allowlist = ?7 WHERE org_id = ?1 AND id = ?2",
+                    params![
+                        org_id,
+                        key_id,
+                        k.name,
+                        k.expires_at.map(Timestamp::millis),
+                        k.rpm_limit.map(to_sql_int),
+                        k.tpm_limit.map(to_sql_int),
+                        allowlist_to_text(&k.ip_allowlist)
+                    ],
+                )
+                .map_err(sqlite_error)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!("key {key_id} of {org_id}")));
+            }
+            Ok(())
         })
         .await
     }

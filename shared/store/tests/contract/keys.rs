@@ -2,7 +2,7 @@
 //! grace period (atomic: all or nothing), IP allowlists and last use.
 
 use gateway_core::keys::{GatewayKeyHash, KeyEnvironment};
-use gateway_store::model::api_key::{ApiKey, KeyStatus};
+use gateway_store::model::api_key::{ApiKey, KeySettings, KeyStatus};
 use gateway_store::model::org::Plan;
 use gateway_store::ports::LAST_USED_RESOLUTION_MS;
 use gateway_store::{Store, StoreError};
@@ -83,6 +83,38 @@ pub async fn keys_round_trip_every_field<S: Store>(store: S) {
     assert!(issued.key.display_prefix.starts_with("llm_gw_dev_"));
     let found = store.get_key(&org.id, &issued.key.id).await.unwrap();
     assert_eq!(found, issued.key);
+}
+
+pub async fn key_settings_are_replaced_and_cleared<S: Store>(store: S) {
+    let org = stored_org(&store, Plan::Pro).await;
+    let mut spec = key_spec(&org, "before");
+    spec.expires_at = Some(T0.plus_days(30));
+    spec.rpm_limit = Some(42);
+    let issued = stored_key(&store, spec, T0).await;
+    let settings = KeySettings {
+        name: "after".to_owned(),
+        expires_at: None,
+        rpm_limit: None,
+        tpm_limit: Some(7_000),
+        ip_allowlist: vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+    };
+    store
+        .update_key_settings(&org.id, &issued.key.id, &settings)
+        .await
+        .unwrap();
+    let found = store.get_key(&org.id, &issued.key.id).await.unwrap();
+    assert_eq!(found.settings(), settings);
+    // Nothing else changed.
+    assert_eq!(found.hash, issued.key.hash);
+    assert_eq!(found.created_at, issued.key.created_at);
+    let other = stored_org(&store, Plan::Pro).await;
+    assert!(
+        store
+            .update_key_settings(&other.id, &issued.key.id, &settings)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
 }
 
 pub async fn revoked_and_expired_keys_are_still_found_and_say_why<S: Store>(store: S) {

@@ -62,6 +62,7 @@ macro_rules! contract_tests {
             orgs::members_are_unique_per_organisation_and_change_role,
             keys::keys_are_found_by_hash_and_hashes_are_unique,
             keys::keys_round_trip_every_field,
+            keys::key_settings_are_replaced_and_cleared,
             keys::revoked_and_expired_keys_are_still_found_and_say_why,
             keys::rotation_keeps_the_old_key_for_its_grace_period,
             keys::rotation_is_refused_without_writing_anything,
