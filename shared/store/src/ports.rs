@@ -23,6 +23,9 @@ pub trait OrgStore: Send + Sync {
     async fn find_org_by_name(&self, name: &str) -> StoreResult<Organization>;
     /// Replaces the stored organisation (same id); `Conflict` when a new name is taken.
     async fn update_org(&self, org: &Organization) -> StoreResult<()>;
+    /// Every organisation, in no particular order: for scheduled work over all of them (spend
+    /// alerts). A full read of the organisations; not for the request path.
+    async fn list_orgs(&self) -> StoreResult<Vec<Organization>>;
 
     /// `Conflict` when the user is already a member; `NotFound` when the organisation is not.
     async fn add_member(&self, member: &Member) -> StoreResult<()>;

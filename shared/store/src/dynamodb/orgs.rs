@@ -135,6 +135,32 @@ impl OrgStore for DynamoStore {
         }
     }
 
+    async fn list_orgs(&self) -> StoreResult<Vec<Organization>> {
+        let mut orgs = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#kind = :kind")
+                .expression_attribute_names("#kind", "kind")
+                .expression_attribute_values(":kind", s("org"))
+                .set_exclusive_start_key(start.take())
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items() {
+                orgs.push(serde_json::from_str(&get_s(item, "body")?)?);
+            }
+            match out.last_evaluated_key() {
+                Some(key) => start = Some(key.clone()),
+                None => return Ok(orgs),
+            }
+        }
+    }
+
     async fn update_org(&self, org: &Organization) -> StoreResult<()> {
         org.validate()?;
         let current = self.get_org(&org.id).await?;

@@ -85,6 +85,24 @@ impl OrgStore for SqliteStore {
         .await
     }
 
+    async fn list_orgs(&self) -> StoreResult<Vec<Organization>> {
+        self.call(|conn| {
+            let mut statement = conn
+                .prepare("SELECT body FROM orgs ORDER BY id")
+                .map_err(sqlite_error)?;
+            let bodies = statement
+                .query_map([], |row| row.get::<_, String>(0))
+                .map_err(sqlite_error)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sqlite_error)?;
+            bodies
+                .iter()
+                .map(|body| Ok(serde_json::from_str(body)?))
+                .collect()
+        })
+        .await
+    }
+
     async fn update_org(&self, org: &Organization) -> StoreResult<()> {
         org.validate()?;
         let (id, name, body) = (

@@ -73,6 +73,7 @@ macro_rules! contract_tests {
             logs::expired_receipts_are_never_returned_and_are_purged,
             logs::audit_events_are_searched_paged_and_exported,
             logs::audit_events_expire_after_the_organisations_retention,
+            orgs::every_organisation_is_listed_once,
         );
     };
 }
