@@ -7,6 +7,7 @@
     reason = "a panic in a test is that test failing"
 )]
 
+mod admin;
 mod anthropic;
 mod bedrock;
 mod breakers;

@@ -8,6 +8,7 @@
 //!
 //! Built binaries are used as `cargo build --workspace` left them (run.sh builds first).
 
+mod admin;
 mod completions;
 mod dashboard;
 mod harness;

@@ -80,7 +80,7 @@ pub enum KeyCommand {
     },
 }
 
-async fn find_org(store: &dyn Store, name_or_id: &str) -> anyhow::Result<Organization> {
+pub async fn find_org(store: &dyn Store, name_or_id: &str) -> anyhow::Result<Organization> {
     match store.get_org(name_or_id).await {
         Ok(org) => Ok(org),
         Err(StoreError::NotFound(_)) => store

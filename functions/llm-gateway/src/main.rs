@@ -13,6 +13,7 @@ use gateway_fakes::{Behaviour, FakeOptions, FakeServer};
 use gateway_server::{AppState, demo, retention, serve, store_setup, telemetry};
 
 mod admin;
+mod members;
 
 mod eval_router;
 
@@ -62,6 +63,9 @@ enum Command {
     /// API keys in the store: create (printed once), list, revoke, rotate.
     #[command(subcommand)]
     Key(admin::KeyCommand),
+    /// Members of an organisation: create (admin token printed once), list, set-role, remove.
+    #[command(subcommand)]
+    Member(members::MemberCommand),
     /// Run a simulated provider (the one tests and --demo use) on its own, speaking the
     /// OpenAI, Groq, Together AI or Mistral variant of the OpenAI protocol, or Gemini's API.
     Fake(FakeArgs),
@@ -157,6 +161,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
             let store = store_setup::open(&config.store, &data_dir, &ProcessEnv).await?;
             admin::key(store, command).await
+        }
+        Command::Member(command) => {
+            let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
+            let store = store_setup::open(&config.store, &data_dir, &ProcessEnv).await?;
+            members::member(store, command).await
         }
         Command::Keygen { env } => {
             let env = match env {

@@ -26,6 +26,8 @@ pub enum ErrorKind {
     MethodNotAllowed,
     /// The body is larger than `server.max_body_bytes` (413).
     PayloadTooLarge,
+    /// The request clashes with what exists: a taken name, a member already added (409).
+    Conflict,
     /// Too many requests, here or upstream (429, with `Retry-After` when known).
     RateLimited,
     /// The provider failed or answered something unusable (502).
@@ -47,6 +49,7 @@ impl ErrorKind {
             ErrorKind::ModelNotFound | ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -62,7 +65,8 @@ impl ErrorKind {
             | ErrorKind::ModelNotFound
             | ErrorKind::NotFound
             | ErrorKind::MethodNotAllowed
-            | ErrorKind::PayloadTooLarge => "invalid_request_error",
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::Conflict => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::Permission => "permission_error",
             ErrorKind::RateLimited => "rate_limit_error",
@@ -83,6 +87,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::MethodNotAllowed => "method_not_allowed",
             ErrorKind::PayloadTooLarge => "payload_too_large",
+            ErrorKind::Conflict => "conflict",
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Upstream => "upstream",
             ErrorKind::Unavailable => "unavailable",

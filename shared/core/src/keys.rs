@@ -6,6 +6,9 @@ use sha2::{Digest, Sha256};
 
 pub const PROD_PREFIX: &str = "llm_gw_prod_";
 pub const DEV_PREFIX: &str = "llm_gw_dev_";
+/// Members' personal tokens for the admin API. A prefix of its own, so an admin token is never
+/// taken for an API key (nor the reverse) and a leaked one is recognisable.
+pub const ADMIN_PREFIX: &str = "llm_gw_admin_";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyEnvironment {
@@ -27,6 +30,13 @@ pub fn generate(environment: KeyEnvironment) -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     format!("{}{}", environment.prefix(), hex::encode(bytes))
+}
+
+/// A fresh admin token: [`ADMIN_PREFIX`] and 32 random bytes as hex. Shown once, never stored.
+pub fn generate_admin_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{ADMIN_PREFIX}{}", hex::encode(bytes))
 }
 
 pub fn has_key_prefix(key: &str) -> bool {
@@ -72,6 +82,14 @@ mod tests {
         assert!(key.starts_with(DEV_PREFIX));
         assert_eq!(key.len(), DEV_PREFIX.len() + 64);
         assert_ne!(key, generate(KeyEnvironment::Development));
+    }
+
+    #[test]
+    fn admin_tokens_carry_their_own_prefix_and_256_bits() {
+        let token = generate_admin_token();
+        assert!(token.starts_with(ADMIN_PREFIX));
+        assert_eq!(token.len(), ADMIN_PREFIX.len() + 64);
+        assert!(!has_key_prefix(&token));
     }
 
     #[test]

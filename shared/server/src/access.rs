@@ -348,6 +348,30 @@ impl Access {
 
     /// A failed authentication: counted for lockout, audited by key prefix (never the secret).
     fn failed(&self, presented: &str, ip: IpAddr, reason: &str) -> ApiError {
+        self.record_failed_authentication(presented, ip, reason)
+            .unwrap_or_else(|| {
+                ApiError::new(ErrorKind::Authentication, "Incorrect API key provided.")
+                    .with_code("invalid_api_key")
+            })
+    }
+
+    /// How long `ip` is still locked out after failed authentications, as the error to send.
+    pub fn check_lockout(&self, ip: IpAddr) -> Result<(), ApiError> {
+        match self.lockout.locked_for(ip, Instant::now()) {
+            Some(left) => Err(locked_out(left)),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed authentication (API key or admin token) from `ip` toward its lockout
+    /// and audits it by prefix, never the secret. Returns the lockout error when this failure
+    /// locked the address out.
+    pub fn record_failed_authentication(
+        &self,
+        presented: &str,
+        ip: IpAddr,
+        reason: &str,
+    ) -> Option<ApiError> {
         let prefix = display_prefix(presented);
         let outcome = self.lockout.record_failure(ip, Instant::now());
         let mut event = AuditEvent::new(
@@ -374,10 +398,9 @@ impl Access {
             event.ip = Some(ip);
             event.details = serde_json::json!({ "lockout_secs": length.as_secs() });
             self.audit_in_background(event);
-            return locked_out(length);
+            return Some(locked_out(length));
         }
-        ApiError::new(ErrorKind::Authentication, "Incorrect API key provided.")
-            .with_code("invalid_api_key")
+        None
     }
 
     fn audit_key_event(&self, key: &ApiKey, action: &str, ip: IpAddr) {
@@ -399,7 +422,8 @@ impl Access {
         self.audit_in_background(event);
     }
 
-    fn audit_in_background(&self, event: AuditEvent) {
+    /// Writes `event` without making the caller wait; a failure is logged.
+    pub fn audit_in_background(&self, event: AuditEvent) {
         let store = self.store.clone();
         tokio::spawn(async move {
             if let Err(error) = store.append_audit(&event).await {
@@ -424,10 +448,10 @@ fn locked_out(left: Duration) -> ApiError {
     .with_retry_after(Some(Duration::from_secs(secs)))
 }
 
-/// What may be logged of a presented key: its environment prefix and 8 characters, or a
+/// What may be logged of a presented key or admin token: its prefix and 8 characters, or a
 /// placeholder when it is not shaped like a gateway key.
 pub fn display_prefix(presented: &str) -> String {
-    let prefix = [keys::PROD_PREFIX, keys::DEV_PREFIX]
+    let prefix = [keys::PROD_PREFIX, keys::DEV_PREFIX, keys::ADMIN_PREFIX]
         .into_iter()
         .find(|p| presented.starts_with(p));
     match prefix {

@@ -8,7 +8,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
-use crate::{auth, request_id, routes};
+use crate::{admin, auth, request_id, routes};
 
 /// Builds the router with the whole middleware stack. Layers listed last run first.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -25,6 +25,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 
     let app = Router::new()
         .nest("/v1", v1)
+        // Members authenticate with admin tokens inside, route by route (see `admin`).
+        .nest_service("/admin/v1", admin::router(state.clone()))
         .route("/health", get(routes::health::health))
         // Breaker states and error rates say nothing secret; like /health, no key needed.
         .route("/health/providers", get(routes::health::providers))

@@ -17,13 +17,9 @@ use crate::errors::{ErrorResponse, error_response, payload_too_large};
 use crate::request_id::RequestContext;
 use crate::state::AppState;
 
-pub async fn require_key(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let presented = request
-        .headers()
+/// The secret of `Authorization: Bearer <secret>`, if one is given.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -32,7 +28,24 @@ pub async fn require_key(
         })
         .map(str::trim)
         .filter(|k| !k.is_empty())
-        .map(str::to_owned);
+}
+
+/// The caller's address. Without a socket address (behind Lambda) it is unknown: IP
+/// allowlists then refuse, and the per-IP limit and lockout apply to all such callers together.
+pub fn client_ip(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| {
+            c.0.ip().to_canonical()
+        })
+}
+
+pub async fn require_key(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let presented = bearer(request.headers()).map(str::to_owned);
     let Some(presented) = presented else {
         return ErrorResponse::from(
             ApiError::new(
@@ -55,14 +68,7 @@ pub async fn require_key(
         };
     };
 
-    // Without a socket address (behind Lambda) the caller's address is unknown: IP allowlists
-    // then refuse, and the per-IP limit and lockout apply to all such callers together.
-    let ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| {
-            c.0.ip().to_canonical()
-        });
+    let ip = client_ip(request.extensions());
     let request_id = request
         .extensions()
         .get::<RequestContext>()

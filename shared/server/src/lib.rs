@@ -1,6 +1,7 @@
 //! The gateway's HTTP surface, shared by the all-in-one local server and the Lambda functions.
 //!
 //! - [`app`]: the axum `Router` and its middleware stack.
+//! - [`admin`]: the admin REST API under `/admin/v1`.
 //! - [`routes`]: one module per endpoint.
 //! - [`execute`]: calling the planned models in turn, behind their circuit breakers.
 //! - [`stream`]: relaying provider streams as SSE.
@@ -14,6 +15,7 @@
 //! - [`telemetry`], to set up logging.
 
 pub mod access;
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cors;

@@ -4,6 +4,7 @@
 //! - [`model`]: the records and their rules (plans, permissions, key status, IP allowlists,
 //!   log queries and cursors). No I/O.
 //! - [`ports`]: the async traits the gateway talks to ([`OrgStore`], [`KeyStore`],
+//!   [`AdminTokenStore`],
 //!   [`Counters`], [`ReceiptStore`], [`AuditLog`]), with one error type, [`StoreError`].
 //! - [`sqlite`]: the embedded default, one SQLite file in the data directory (or memory).
 //! - `dynamodb` (feature `dynamodb`): one DynamoDB table for AWS deployments; its module docs
@@ -21,5 +22,7 @@ pub mod sqlite;
 pub mod time;
 
 pub use error::{StoreError, StoreResult};
-pub use ports::{Admission, AuditLog, Counters, KeyStore, OrgStore, ReceiptStore, Store};
+pub use ports::{
+    AdminTokenStore, Admission, AuditLog, Counters, KeyStore, OrgStore, ReceiptStore, Store,
+};
 pub use time::Timestamp;

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use gateway_core::keys::GatewayKeyHash;
 
 use crate::error::StoreResult;
+use crate::model::admin_token::AdminToken;
 use crate::model::api_key::ApiKey;
 use crate::model::audit::AuditEvent;
 use crate::model::member::{Member, Role};
@@ -62,6 +63,26 @@ pub trait KeyStore: Send + Sync {
     /// Records a use. Cheap: a write happens only when the stored time is older than
     /// [`LAST_USED_RESOLUTION_MS`], so callers need not coalesce; unknown keys are ignored.
     async fn touch_key(&self, key_id: &str, at: Timestamp) -> StoreResult<()>;
+}
+
+/// Members' admin API tokens, found by the hash of the secret presented.
+#[async_trait]
+pub trait AdminTokenStore: Send + Sync {
+    /// `Conflict` when the id or the hash is already stored.
+    async fn insert_admin_token(&self, token: &AdminToken) -> StoreResult<()>;
+    /// The token whatever its status; `NotFound` only when no token has this hash.
+    async fn find_admin_token_by_hash(&self, hash: &GatewayKeyHash) -> StoreResult<AdminToken>;
+    /// The member's tokens, revoked ones included, oldest first.
+    async fn list_admin_tokens(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<AdminToken>>;
+    /// Revoking a revoked token keeps the first revocation time; `NotFound` when the member
+    /// has no such token.
+    async fn revoke_admin_token(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        token_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<()>;
 }
 
 /// How stale `last_used_at` may be: a key used every second is written once a minute.
@@ -135,9 +156,12 @@ pub trait AuditLog: Send + Sync {
 }
 
 /// Every port at once, for code that takes one store handle.
-pub trait Store: OrgStore + KeyStore + Counters + ReceiptStore + AuditLog {}
+pub trait Store:
+    OrgStore + KeyStore + AdminTokenStore + Counters + ReceiptStore + AuditLog
+{
+}
 
-impl<T: OrgStore + KeyStore + Counters + ReceiptStore + AuditLog> Store for T {}
+impl<T: OrgStore + KeyStore + AdminTokenStore + Counters + ReceiptStore + AuditLog> Store for T {}
 
 /// Every audit event matching `query` (all pages), for export.
 pub async fn collect_audit(

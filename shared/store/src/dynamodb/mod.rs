@@ -15,12 +15,14 @@
 //! | member | `ORG#<org>` | `MEMBER#<user>` | | `user_id`, `email`, `role`, `added_at` |
 //! | API key | `KEY#<key>` | `#KEY` | `ORG#<org>#KEYS` / `<created>#<key>` | one attribute per field |
 //! | hash guard | `KEYHASH#<sha256 hex>` | `#KEYHASH` | | `key_id` |
+//! | admin token | `ORG#<org>` | `ADMINTOKEN#<user>#<token>` | | `user_id`, `hash`, `display_prefix`, `created_at`, `revoked_at` |
+//! | admin token hash guard | `ADMINHASH#<sha256 hex>` | `#ADMINHASH` | | `org_id`, `user_id`, `token_id` |
 //! | counter window | `CTR#<counter key>` | `<window start ms>` | | `count`, `expires_at`, `ttl` |
 //! | receipt | `ORG#<org>#RCPT` | `<at>#<request id>` | `ORG#<org>#KEY#<key>#RCPT` / same as `sk` | `model`, `provider`, `status`, `key_id`, `request_id`, `expires_at`, `ttl`, `body` |
 //! | audit event | `ORG#<org>#AUDIT` | `<at>#<event id>` | | `action`, `expires_at`, `ttl`, `body` |
 //!
 //! Uniqueness is enforced by guard items written in the same transaction as the record, each
-//! with `attribute_not_exists(pk)`: organisation names and key hashes (an index cannot refuse a
+//! with `attribute_not_exists(pk)`: organisation names, key hashes and admin token hashes (an index cannot refuse a
 //! duplicate). Finding a key by hash reads the guard, then the key, both strongly consistent,
 //! so a key works the moment it is created. Rotation is one `TransactWriteItems`: new key, its
 //! guard, and the old key's `replaced_by`/`valid_until` on condition that it is neither revoked
@@ -40,6 +42,7 @@
 //! moment ago may be missing from a listing, never from a lookup); all receipts of an
 //! organisation share one partition, which holds about 1,000 writes a second.
 
+mod admin_tokens;
 mod attrs;
 mod counters;
 mod keys;

@@ -2,6 +2,7 @@
 //! are, and the domain checks (plan limits, permissions, key status, IP allowlists) live here
 //! so that they are the same whichever backend answered.
 
+pub mod admin_token;
 pub mod api_key;
 pub mod audit;
 pub mod id;

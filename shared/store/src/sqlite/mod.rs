@@ -5,6 +5,7 @@
 //! processes (the CLI, a second gateway) can read while one writes, and every read-then-write
 //! step (counters, rotation) runs in an `IMMEDIATE` transaction, which holds across processes.
 
+mod admin_tokens;
 mod counters;
 mod keys;
 mod logs;

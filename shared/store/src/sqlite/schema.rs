@@ -11,7 +11,8 @@ use rusqlite::Connection;
 use crate::error::StoreResult;
 use crate::sqlite::sqlite_error;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE orgs (
     id   TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -74,7 +75,20 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX audit_by_time ON audit_events (org_id, at DESC, id DESC);
 CREATE INDEX audit_by_expiry ON audit_events (expires_at);
-"#];
+"#,
+    r#"
+CREATE TABLE admin_tokens (
+    id             TEXT PRIMARY KEY,
+    org_id         TEXT NOT NULL,
+    user_id        TEXT NOT NULL,
+    hash           TEXT NOT NULL UNIQUE,
+    display_prefix TEXT NOT NULL,
+    created_at     INTEGER NOT NULL,
+    revoked_at     INTEGER
+);
+CREATE INDEX admin_tokens_by_member ON admin_tokens (org_id, user_id, created_at, id);
+"#,
+];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let applied: i64 = conn

@@ -1,6 +1,7 @@
 //! The contract every storage backend passes: written once, run against each backend by
 //! `contract_tests!` (see `contract_sqlite.rs`, `contract_dynamodb.rs`).
 
+pub mod admin_tokens;
 pub mod counters;
 pub mod keys;
 pub mod logs;
@@ -74,6 +75,8 @@ macro_rules! contract_tests {
             logs::audit_events_are_searched_paged_and_exported,
             logs::audit_events_expire_after_the_organisations_retention,
             orgs::every_organisation_is_listed_once,
+            admin_tokens::admin_tokens_are_found_by_hash_listed_per_member_and_revoked,
+            admin_tokens::admin_token_hashes_are_unique,
         );
     };
 }

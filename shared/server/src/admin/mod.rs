@@ -1,0 +1,38 @@
+//! The admin REST API under `/admin/v1`: organisations, members, API keys, request logs,
+//! receipts and the audit log, for members authenticated by their personal admin token.
+//!
+//! Every route but `/openapi.json` authenticates a member ([`auth::OrgMember`]); routes under
+//! `/orgs/{org_id}/…` also check that the path names the member's own organisation (any other
+//! id is a 404, so ids cannot be probed), and each handler checks its [`Action`] against the
+//! member's role server-side with [`auth::OrgMember::require`]. Every mutation, allowed or
+//! denied, is written to the audit log in the background by [`audit::record`].
+//!
+//! # Adding a feature
+//!
+//! A feature is a module here with `pub fn routes() -> axum::Router<Arc<AppState>>`, its paths
+//! relative to `/admin/v1` (`/orgs/{org_id}/spend-limits`, …), its handlers taking an
+//! [`auth::OrgMember`] and calling `member.require(Action::…)?` first. Mount it with one line in
+//! [`router`]: `.merge(your_feature::routes())`.
+//!
+//! [`Action`]: gateway_store::model::member::Action
+
+pub mod audit;
+pub mod auth;
+pub mod errors;
+pub mod me;
+pub mod membership;
+pub mod orgs;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// The admin API, to be mounted at `/admin/v1` (see [`crate::app::router`]).
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .merge(me::routes())
+        .merge(orgs::routes())
+        .with_state(state)
+}
