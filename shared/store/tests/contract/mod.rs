@@ -77,6 +77,7 @@ macro_rules! contract_tests {
             logs::expired_receipts_are_never_returned_and_are_purged,
             logs::audit_events_are_searched_paged_and_exported,
             logs::audit_events_expire_after_the_organisations_retention,
+            orgs::every_organisation_is_listed_once,
             admin_tokens::admin_tokens_are_found_by_hash_listed_per_member_and_revoked,
             admin_tokens::admin_token_hashes_are_unique,
         );

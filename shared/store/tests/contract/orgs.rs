@@ -225,3 +225,16 @@ pub async fn members_are_unique_per_organisation_and_change_role<S: Store>(store
     assert_eq!(store.list_members(&org.id).await.unwrap().len(), 1);
     assert!(store.list_members("org_missing").await.unwrap().is_empty());
 }
+
+pub async fn every_organisation_is_listed_once<S: Store>(store: S) {
+    assert!(store.list_orgs().await.unwrap().is_empty());
+    let mut expected = vec![
+        stored_org(&store, Plan::Pro).await,
+        stored_org(&store, Plan::Free).await,
+        stored_org(&store, Plan::Pro).await,
+    ];
+    let mut listed = store.list_orgs().await.unwrap();
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(listed, expected);
+}
