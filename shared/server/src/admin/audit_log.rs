@@ -10,17 +10,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use gateway_core::ApiError;
+use gateway_store::Timestamp;
 use gateway_store::model::audit::{AuditEvent, export_csv, export_json};
 use gateway_store::model::member::Action;
 use gateway_store::model::query::{AuditQuery, Cursor};
 use gateway_store::ports::collect_audit;
-use gateway_store::{Store, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::admin::audit;
 use crate::admin::auth::OrgMember;
 use crate::admin::errors::{AdminQuery, from_store};
 use crate::admin::fields;
+use crate::admin::store_of;
 use crate::errors::ErrorResponse;
 use crate::state::AppState;
 
@@ -91,14 +92,6 @@ impl From<&AuditEvent> for AuditEntry {
 pub struct AuditPage {
     pub data: Vec<AuditEntry>,
     pub next_cursor: Option<String>,
-}
-
-fn store_of(state: &AppState) -> Result<Arc<dyn Store>, ApiError> {
-    state
-        .access
-        .as_ref()
-        .map(|a| a.store.clone())
-        .ok_or_else(ApiError::internal)
 }
 
 #[utoipa::path(

@@ -23,6 +23,7 @@ use crate::admin::audit;
 use crate::admin::auth::OrgMember;
 use crate::admin::errors::{AdminJson, from_store, not_found};
 use crate::admin::fields;
+use crate::admin::store_of;
 use crate::errors::ErrorResponse;
 use crate::state::AppState;
 
@@ -155,14 +156,6 @@ pub struct RotatedKey {
     pub key: KeyView,
     pub secret: String,
     pub old_key: KeyView,
-}
-
-fn store_of(state: &AppState) -> Result<Arc<dyn Store>, ApiError> {
-    state
-        .access
-        .as_ref()
-        .map(|a| a.store.clone())
-        .ok_or_else(ApiError::internal)
 }
 
 fn key_name(name: &str) -> Result<String, ApiError> {

@@ -13,15 +13,16 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use gateway_core::ApiError;
+use gateway_store::Timestamp;
 use gateway_store::model::member::Action;
 use gateway_store::model::query::{Cursor, ReceiptQuery};
 use gateway_store::model::receipt::ReceiptRecord;
-use gateway_store::{Store, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::admin::auth::OrgMember;
 use crate::admin::errors::{AdminQuery, from_store, not_found};
 use crate::admin::fields;
+use crate::admin::store_of;
 use crate::errors::ErrorResponse;
 use crate::state::AppState;
 
@@ -93,14 +94,6 @@ impl From<&ReceiptRecord> for LogEntry {
 pub struct LogPage {
     pub data: Vec<LogEntry>,
     pub next_cursor: Option<String>,
-}
-
-fn store_of(state: &AppState) -> Result<Arc<dyn Store>, ApiError> {
-    state
-        .access
-        .as_ref()
-        .map(|a| a.store.clone())
-        .ok_or_else(ApiError::internal)
 }
 
 #[utoipa::path(

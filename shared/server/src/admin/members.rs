@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::auth::OrgMember;
 use crate::admin::errors::{AdminJson, from_store, not_found};
+use crate::admin::store_of;
 use crate::admin::{audit, membership};
 use crate::errors::ErrorResponse;
 use crate::state::AppState;
@@ -87,14 +88,6 @@ pub struct AddedMember {
 pub struct IssuedToken {
     pub admin_token: String,
     pub token_id: String,
-}
-
-fn store_of(state: &AppState) -> Result<Arc<dyn Store>, ApiError> {
-    state
-        .access
-        .as_ref()
-        .map(|a| a.store.clone())
-        .ok_or_else(ApiError::internal)
 }
 
 async fn org_member(

@@ -36,6 +36,9 @@ use std::sync::Arc;
 
 use axum::Router;
 
+use gateway_core::ApiError;
+use gateway_store::Store;
+
 use crate::state::AppState;
 
 /// The admin API, to be mounted at `/admin/v1` (see [`crate::app::router`]).
@@ -51,4 +54,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(audit_log::routes())
         .merge(openapi::routes())
         .with_state(state)
+}
+
+/// The store behind the admin API. Every server that mounts the admin API has one (`serve`
+/// always opens one), so its absence is a bug, answered as an internal error.
+pub(crate) fn store_of(state: &AppState) -> Result<Arc<dyn Store>, ApiError> {
+    state
+        .access
+        .as_ref()
+        .map(|a| a.store.clone())
+        .ok_or_else(ApiError::internal)
 }

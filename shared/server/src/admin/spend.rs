@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::auth::OrgMember;
 use crate::admin::errors::{AdminJson, AdminQuery, from_store};
+use crate::admin::store_of;
 use crate::errors::ErrorResponse;
 use crate::spend::report::{self, SpendReport};
 use crate::spend::settings::{self, AlertUpdate, SettingsView};
@@ -103,11 +104,7 @@ pub async fn put_settings(
     AdminJson(update): AdminJson<SettingsUpdate>,
 ) -> Result<Json<SettingsAnswer>, ErrorResponse> {
     member.require(Action::ManageSettings)?;
-    let store = state
-        .access
-        .as_ref()
-        .map(|a| a.store.clone())
-        .ok_or_else(ApiError::internal)?;
+    let store = store_of(&state)?;
     let mut org = (*member.org).clone();
     if let Some(limits) = update.limits {
         org = settings::set_limits(store.as_ref(), org, limits, &member.user_id)
@@ -148,11 +145,7 @@ pub async fn get_report(
     if !(1..=366).contains(&days) {
         return Err(ApiError::invalid_param("days", "`days` must be from 1 to 366.").into());
     }
-    let store = state
-        .access
-        .as_ref()
-        .map(|a| a.store.clone())
-        .ok_or_else(ApiError::internal)?;
+    let store = store_of(&state)?;
     let now = Timestamp::now();
     let report = report::report(
         store.as_ref(),
