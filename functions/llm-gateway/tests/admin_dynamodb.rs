@@ -8,66 +8,14 @@
     reason = "a panic in a test is that test failing"
 )]
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod process;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_llm-gateway");
 /// Where `./tests/run.sh` puts the moto server's URL.
 const URL_VAR: &str = "LLM_GATEWAY_TEST_DYNAMODB_URL";
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn cli(config: &Path, dir: &Path, args: &[&str]) -> String {
-    let output = Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn serve(config: &Path, dir: &Path) -> (Running, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("OPENAI_API_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let running = Running(child);
-    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
-    let url = lines
-        .find_map(|l| {
-            l.strip_prefix("LLM Gateway listening on ")
-                .map(str::to_owned)
-        })
-        .expect("the gateway started");
-    std::thread::spawn(move || lines.for_each(drop));
-    (running, url)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_flow_runs_on_a_dynamodb_table() {
@@ -92,13 +40,13 @@ async fn the_admin_flow_runs_on_a_dynamodb_table() {
     )
     .unwrap();
     // The gateway makes the table; the CLI then bootstraps on it.
-    let (_gateway, url) = serve(&config, &dir);
-    cli(
+    let (_gateway, url) = process::serve(&config, &dir, None);
+    process::cli(
         &config,
         &dir,
         &["org", "create", "--name", "acme", "--plan", "pro"],
     );
-    let created = cli(
+    let created = process::cli(
         &config,
         &dir,
         &[

@@ -8,52 +8,15 @@
     reason = "a panic in a test is that test failing"
 )]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod process;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const BIN: &str = env!("CARGO_BIN_EXE_llm-gateway");
 const KEY: &str = "llm_gw_dev_0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d";
 /// Where `./tests/run.sh` puts the moto server's URL.
 const URL_VAR: &str = "LLM_GATEWAY_TEST_DYNAMODB_URL";
 const LIMIT: usize = 10;
 const PER_PROCESS: usize = 15;
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts a demo gateway on `config` and returns it with its base URL.
-fn start(config: &std::path::Path, data_dir: &std::path::Path) -> (Running, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("LLM_GATEWAY_DEMO_KEY", KEY)
-        .env_remove("OPENAI_API_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let running = Running(child);
-    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
-    let url = lines
-        .find_map(|l| {
-            l.strip_prefix("LLM Gateway listening on ")
-                .map(str::to_owned)
-        })
-        .expect("the gateway started");
-    // Keep reading: a closed pipe would end the process at its next line of output.
-    std::thread::spawn(move || lines.for_each(drop));
-    (running, url)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_on_one_dynamodb_table_admit_no_more_than_the_limit_together() {
@@ -78,8 +41,8 @@ async fn two_processes_on_one_dynamodb_table_admit_no_more_than_the_limit_togeth
     )
     .unwrap();
     // Both start before either is sent anything; the second finds the table made.
-    let (_a, url_a) = start(&config, &dir);
-    let (_b, url_b) = start(&config, &dir);
+    let (_a, url_a) = process::serve(&config, &dir, Some(KEY));
+    let (_b, url_b) = process::serve(&config, &dir, Some(KEY));
 
     // The burst must fall in one minute window: start it early in a minute.
     let into_minute = SystemTime::now()

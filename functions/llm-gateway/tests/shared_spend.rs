@@ -10,71 +10,18 @@
     reason = "a panic in a test is that test failing"
 )]
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod process;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_llm-gateway");
 const KEY: &str = "llm_gw_dev_5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 const URL_VAR: &str = "LLM_GATEWAY_TEST_DYNAMODB_URL";
 const LIMIT_USD: f64 = 0.01;
 const PER_PROCESS: usize = 25;
 /// openai/gpt-4o's catalog price for input, USD per million tokens.
 const GPT_4O_INPUT: f64 = 2.50;
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(config: &Path, data_dir: &Path) -> (Running, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("LLM_GATEWAY_DEMO_KEY", KEY)
-        .env_remove("OPENAI_API_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let running = Running(child);
-    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
-    let url = lines
-        .find_map(|l| {
-            l.strip_prefix("LLM Gateway listening on ")
-                .map(str::to_owned)
-        })
-        .expect("the gateway started");
-    std::thread::spawn(move || lines.for_each(drop));
-    (running, url)
-}
-
-fn cli(config: &Path, data_dir: &Path, args: &[&str]) -> String {
-    let output = Command::new(BIN)
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_on_one_dynamodb_table_spend_no_more_than_the_daily_limit_together() {
@@ -98,11 +45,11 @@ async fn two_processes_on_one_dynamodb_table_spend_no_more_than_the_daily_limit_
         ),
     )
     .unwrap();
-    let (_a, url_a) = start(&config, &dir);
-    let (_b, url_b) = start(&config, &dir);
+    let (_a, url_a) = process::serve(&config, &dir, Some(KEY));
+    let (_b, url_b) = process::serve(&config, &dir, Some(KEY));
     // The configured organisation exists once a gateway has started.
     let limit = LIMIT_USD.to_string();
-    let set = cli(
+    let set = process::cli(
         &config,
         &dir,
         &[
@@ -172,7 +119,7 @@ async fn two_processes_on_one_dynamodb_table_spend_no_more_than_the_daily_limit_
     // Both processes reconcile in the background; the report converges on what was spent.
     let mut reported = 0.0;
     for _ in 0..40 {
-        let shown: Value = serde_json::from_str(&cli(
+        let shown: Value = serde_json::from_str(&process::cli(
             &config,
             &dir,
             &["spend", "show", "--org", "org_configured", "--days", "1"],

@@ -1,0 +1,70 @@
+//! Running the `llm-gateway` binary from tests that need separate processes (several gateways on
+//! one DynamoDB table, the CLI bootstrap): `serve --demo` on a free port, and one-shot CLI calls.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_llm-gateway");
+
+/// A gateway process, killed when dropped.
+pub struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `serve --demo` on a free port with `config` and `data_dir` (and the demo key fixed to
+/// `demo_key` when given); returns the process and the URL it listens on.
+pub fn serve(config: &Path, data_dir: &Path, demo_key: Option<&str>) -> (Running, String) {
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("OPENAI_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(key) = demo_key {
+        command.env("LLM_GATEWAY_DEMO_KEY", key);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let running = Running(child);
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    let url = lines
+        .find_map(|l| {
+            l.strip_prefix("LLM Gateway listening on ")
+                .map(str::to_owned)
+        })
+        .expect("the gateway started");
+    // Keep reading: a closed pipe would end the process at its next line of output.
+    std::thread::spawn(move || lines.for_each(drop));
+    (running, url)
+}
+
+/// Runs one CLI command with `config` and `data_dir`; its standard output, or a failed test.
+#[allow(
+    dead_code,
+    reason = "each test crate compiles this module; not every one calls the CLI"
+)]
+pub fn cli(config: &Path, data_dir: &Path, args: &[&str]) -> String {
+    let output = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
