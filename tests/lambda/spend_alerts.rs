@@ -22,9 +22,11 @@ use crate::harness::{self, TempPath};
 
 const SECRET: &str = "whsec_lambda_test_secret";
 
-#[tokio::test]
-async fn the_schedule_sends_one_signed_alert_for_a_crossed_threshold() {
-    let posts: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
+type Posts = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+/// A webhook receiver on loopback: its URL and what it was sent.
+async fn receiver() -> (String, Posts) {
+    let posts: Posts = Arc::default();
     let seen = posts.clone();
     let receiver = axum::Router::new().route(
         "/hook",
@@ -38,24 +40,17 @@ async fn the_schedule_sends_one_signed_alert_for_a_crossed_threshold() {
         .unwrap();
     let hook = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, receiver).await });
+    (hook, posts)
+}
 
-    let dir = TempPath(std::env::temp_dir().join(harness::unique("spend-alerts")));
+/// A store with `acme`, limited to $1.00 a day and $0.60 spent today.
+async fn store_over_threshold(dir: &TempPath) -> (SqliteStore, Organization) {
     std::fs::create_dir_all(&dir.0).unwrap();
-    let db = dir.0.join("gateway.db");
-    let store = SqliteStore::open(&db).await.unwrap();
+    let store = SqliteStore::open(&dir.0.join("gateway.db")).await.unwrap();
     let now = Timestamp::now();
     let mut org = Organization::new("acme", Plan::Pro, now);
     org.spend.limits.daily_usd = Some(1.0);
     store.create_org(&org).await.unwrap();
-    let update = AlertUpdate {
-        threshold_percent: 50,
-        webhook_url: hook,
-        secret: Some(SECRET.to_owned()),
-    };
-    settings::set_alert(&store, org.clone(), Some(update), "test")
-        .await
-        .unwrap();
-    // $0.60 of a $1.00 day: past the 50% threshold.
     let day = period::window(Period::Day, period::time_zone("UTC"), now);
     store
         .adjust(
@@ -66,12 +61,44 @@ async fn the_schedule_sends_one_signed_alert_for_a_crossed_threshold() {
         )
         .await
         .unwrap();
+    (store, org)
+}
+
+fn assert_signed_threshold_alert(delivered: &[(HeaderMap, Bytes)], org: &Organization) {
+    assert_eq!(delivered.len(), 1);
+    let (headers, body) = &delivered[0];
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(headers["x-llm-gateway-signature"], expected.as_str());
+    let alert: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(alert["type"], "spend.threshold_crossed", "{alert}");
+    assert_eq!(alert["org_id"], org.id.as_str());
+    assert_eq!(alert["threshold"]["limit"], "daily_usd");
+}
+
+#[tokio::test]
+async fn the_schedule_sends_one_signed_alert_for_a_crossed_threshold() {
+    let (hook, posts) = receiver().await;
+    let dir = TempPath(std::env::temp_dir().join(harness::unique("spend-alerts")));
+    let (store, org) = store_over_threshold(&dir).await;
+    let update = AlertUpdate {
+        threshold_percent: 50,
+        webhook_url: hook,
+        secret: Some(SECRET.to_owned()),
+    };
+    settings::set_alert(&store, org.clone(), Some(update), "test")
+        .await
+        .unwrap();
     drop(store);
 
     let function = harness::start(
         "spend-alerts",
         &[
-            ("LLM_GATEWAY__STORE__PATH", db.display().to_string()),
+            (
+                "LLM_GATEWAY__STORE__PATH",
+                dir.0.join("gateway.db").display().to_string(),
+            ),
             ("LLM_GATEWAY__SPEND__WEBHOOK_BACKOFF_MS", "20".to_owned()),
         ],
     )
@@ -83,18 +110,7 @@ async fn the_schedule_sends_one_signed_alert_for_a_crossed_threshold() {
     let answer = response.json().unwrap();
     assert_eq!(answer["sent"], 1, "{answer}");
     assert_eq!(answer["failed"], 0, "{answer}");
-
-    let delivered = posts.lock().unwrap().clone();
-    assert_eq!(delivered.len(), 1);
-    let (headers, body) = &delivered[0];
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(body);
-    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    assert_eq!(headers["x-llm-gateway-signature"], expected.as_str());
-    let alert: Value = serde_json::from_slice(body).unwrap();
-    assert_eq!(alert["type"], "spend.threshold_crossed", "{alert}");
-    assert_eq!(alert["org_id"], org.id.as_str());
-    assert_eq!(alert["threshold"]["limit"], "daily_usd");
+    assert_signed_threshold_alert(&posts.lock().unwrap(), &org);
 
     // The next scheduled run finds the threshold already announced for this period.
     let Outcome::Response(again) = function.invoke(event).await else {
@@ -102,4 +118,71 @@ async fn the_schedule_sends_one_signed_alert_for_a_crossed_threshold() {
     };
     assert_eq!(again.json().unwrap()["sent"], 0);
     assert_eq!(posts.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_organisation_without_an_alert_uses_the_stacks_default_webhook() {
+    let (hook, posts) = receiver().await;
+    let dir = TempPath(std::env::temp_dir().join(harness::unique("spend-alerts")));
+    let (store, org) = store_over_threshold(&dir).await;
+    drop(store);
+    let db = dir.0.join("gateway.db").display().to_string();
+
+    // The template's parameters arrive as these variables; 60% is under a 70% default.
+    let mut env = vec![
+        ("LLM_GATEWAY__STORE__PATH", db),
+        ("LLM_GATEWAY__SPEND__DEFAULT_ALERT__WEBHOOK_URL", hook),
+        (
+            "LLM_GATEWAY__SPEND__DEFAULT_ALERT__SECRET",
+            SECRET.to_owned(),
+        ),
+        (
+            "LLM_GATEWAY__SPEND__DEFAULT_ALERT__THRESHOLD_PERCENT",
+            "70".to_owned(),
+        ),
+    ];
+    let event = harness::event("spend-alerts-schedule.json");
+    let function = harness::start("spend-alerts", &env).await;
+    let Outcome::Response(response) = function.invoke(event.clone()).await else {
+        panic!("no response; output:\n{}", function.process.output());
+    };
+    assert_eq!(response.json().unwrap()["sent"], 0);
+    drop(function);
+
+    env[3].1 = "50".to_owned();
+    let function = harness::start("spend-alerts", &env).await;
+    let Outcome::Response(response) = function.invoke(event).await else {
+        panic!("no response; output:\n{}", function.process.output());
+    };
+    let answer = response.json().unwrap();
+    assert_eq!(
+        (answer["organisations"].as_u64(), answer["sent"].as_u64()),
+        (Some(1), Some(1)),
+        "{answer}"
+    );
+    assert_signed_threshold_alert(&posts.lock().unwrap(), &org);
+}
+
+#[test]
+fn a_default_webhook_without_a_usable_secret_stops_the_function_with_a_clear_error() {
+    let dir = TempPath(std::env::temp_dir().join(harness::unique("spend-alerts")));
+    let binary = gateway_tests::lambda_process::binary_dir()
+        .unwrap()
+        .join("spend-alerts");
+    let output = std::process::Command::new(binary)
+        .env(
+            "LLM_GATEWAY__SPEND__DEFAULT_ALERT__WEBHOOK_URL",
+            "https://example.com/hook",
+        )
+        .env("LLM_GATEWAY__SPEND__DEFAULT_ALERT__SECRET", "short")
+        .env("LLM_GATEWAY_DATA_DIR", &dir.0)
+        .arg("--once")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("[spend.default_alert]") && stderr.contains("at least 16 characters"),
+        "{stderr}"
+    );
 }

@@ -117,6 +117,29 @@ pub struct SpendConfig {
     /// Hours below these are never anomalous, whatever the baseline.
     pub anomaly_min_usd: f64,
     pub anomaly_min_requests: u64,
+    /// The deployment's alert, for organisations that have not set their own.
+    pub default_alert: DefaultAlertConfig,
+}
+
+/// `[spend.default_alert]`: where an organisation's threshold and anomaly alerts go when it has
+/// no alert of its own (the stack's `AlertWebhookUrl`). An empty `webhook_url` means none.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DefaultAlertConfig {
+    pub webhook_url: String,
+    /// The HMAC-SHA256 key of the signature header, or `env::VAR`.
+    pub secret: String,
+    pub threshold_percent: u8,
+}
+
+impl Default for DefaultAlertConfig {
+    fn default() -> Self {
+        DefaultAlertConfig {
+            webhook_url: String::new(),
+            secret: String::new(),
+            threshold_percent: 80,
+        }
+    }
 }
 
 impl SpendConfig {
@@ -164,6 +187,7 @@ impl Default for SpendConfig {
             anomaly_min_ratio: 3.0,
             anomaly_min_usd: 1.0,
             anomaly_min_requests: 100,
+            default_alert: DefaultAlertConfig::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The `spend-alerts` scheduled function: for every organisation with an alert, announce
 //! each limit whose threshold its spend has crossed (once per threshold and period) and each
-//! anomaly (once per episode), through the organisation's webhook.
+//! anomaly (once per episode), through the organisation's webhook, or the deployment's
+//! `[spend.default_alert]` for an organisation that has none.
 //!
 //! [`evaluate`] is the whole function: `serve` runs it on an in-process timer
 //! (`[spend] evaluate_every_secs`), the `spend-alerts` binary once per EventBridge Scheduler
@@ -15,11 +16,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use gateway_core::config::SpendConfig;
+use gateway_core::config::{DefaultAlertConfig, EnvSource, ProcessEnv, SpendConfig};
 use gateway_store::model::id::new_id;
 use gateway_store::model::org::Organization;
-use gateway_store::model::spend::SpendAlert;
+use gateway_store::model::spend::{SpendAlert, SpendSettings};
 use gateway_store::{Store, Timestamp};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use super::anomaly::{self, Rule, Verdict};
@@ -40,6 +42,8 @@ pub struct AlertContext {
     pub store: Arc<dyn Store>,
     pub webhooks: Webhooks,
     pub config: SpendConfig,
+    /// `[spend.default_alert]`, for organisations without an alert of their own.
+    pub default_alert: Option<SpendAlert>,
 }
 
 impl AlertContext {
@@ -53,8 +57,33 @@ impl AlertContext {
             webhooks: Webhooks::new(client, store.clone(), &config.spend),
             store,
             config: config.spend.clone(),
+            default_alert: default_alert(&config.spend.default_alert, &ProcessEnv)?,
         })
     }
+}
+
+/// The configured default alert, checked as an organisation's would be.
+fn default_alert(
+    config: &DefaultAlertConfig,
+    env: &dyn EnvSource,
+) -> anyhow::Result<Option<SpendAlert>> {
+    if config.webhook_url.is_empty() {
+        return Ok(None);
+    }
+    let secret =
+        gateway_core::config::resolve_secret(&config.secret, env, "spend.default_alert.secret")?;
+    let alert = SpendAlert {
+        threshold_percent: config.threshold_percent,
+        webhook_url: config.webhook_url.clone(),
+        secret: secret.expose_secret().to_owned(),
+    };
+    SpendSettings {
+        alerts: Some(alert.clone()),
+        ..SpendSettings::default()
+    }
+    .validate()
+    .map_err(|e| anyhow::anyhow!("[spend.default_alert]: {e}"))?;
+    Ok(Some(alert))
 }
 
 /// The JSON body of every alert (documented in the README).
@@ -113,7 +142,7 @@ pub async fn evaluate(context: &AlertContext, now: Timestamp) -> anyhow::Result<
     let orgs = context.store.list_orgs().await?;
     let mut evaluation = Evaluation::default();
     for org in orgs {
-        let Some(alert) = org.spend.alerts.clone() else {
+        let Some(alert) = org.spend.alerts.clone().or(context.default_alert.clone()) else {
             continue;
         };
         evaluation.organisations += 1;
