@@ -106,8 +106,10 @@ pub trait HealthStore: Send + Sync {
     fn admit(&self, model: &str) -> Admission;
 
     /// Confirms a probe that [`HealthStore::admit`] let through: a store shared across
-    /// processes claims one of the breaker's probe slots there, and answers `Rejected` (the
-    /// call must not go ahead, nor be recorded) when other processes hold them all.
+    /// processes claims one of the breaker's probe slots there. It answers `Rejected` (the call
+    /// must not go ahead, nor be recorded) when other processes hold them all, and `Allowed`
+    /// when another process closed the breaker meanwhile; the caller records the call under the
+    /// admission returned.
     async fn claim_probe(&self, _model: &str) -> Admission {
         Admission::Probe
     }
