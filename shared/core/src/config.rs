@@ -522,6 +522,9 @@ impl RoutingConfig {
         if !(0.0..=1.0).contains(&self.breaker.error_rate) {
             return Err(field("breaker.error_rate", "must be from 0 to 1"));
         }
+        if self.breaker.refresh_ms == 0 {
+            return Err(field("breaker.refresh_ms", "must be at least 1"));
+        }
         let set = |v: &[String]| v.iter().cloned().collect();
         Ok(RoutingPreferences {
             default_model: self.default_model.clone(),
@@ -1020,6 +1023,19 @@ mod tests {
             resolve_providers(&Config::default(), &env(&[]))
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_breaker_refresh_interval_is_read_and_must_not_be_zero() {
+        let config = Config::from_toml("[routing.breaker]\nrefresh_ms = 250\n").unwrap();
+        assert_eq!(config.routing.breaker.refresh_ms, 250);
+        assert!(config.routing.preferences().is_ok());
+        let zero = Config::from_toml("[routing.breaker]\nrefresh_ms = 0\n").unwrap();
+        let error = zero.routing.preferences().unwrap_err();
+        assert!(
+            error.to_string().contains("routing.breaker.refresh_ms"),
+            "{error}"
         );
     }
 

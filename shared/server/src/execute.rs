@@ -96,7 +96,10 @@ pub async fn run(
         if i > 0 {
             routed.model = (*model).clone();
         }
-        let admission = state.health.admit(&model.id);
+        let mut admission = state.health.admit(&model.id);
+        if admission == Admission::Probe {
+            admission = state.health.claim_probe(&model.id).await;
+        }
         if let Admission::Rejected { retry_in } = admission {
             let error = circuit_open(model, retry_in);
             routed

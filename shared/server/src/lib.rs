@@ -4,6 +4,7 @@
 //! - [`admin`]: the admin REST API under `/admin/v1`.
 //! - [`routes`]: one module per endpoint.
 //! - [`execute`]: calling the planned models in turn, behind their circuit breakers.
+//! - [`shared_health`]: circuit breakers shared by the gateway processes on one store.
 //! - [`stream`]: relaying provider streams as SSE.
 //! - [`receipt_log`]: recent receipts by request id.
 //! - [`state`]: what handlers borrow, built once from the configuration.
@@ -33,6 +34,7 @@ pub mod request_id;
 pub mod retention;
 pub mod routes;
 pub mod serve;
+pub mod shared_health;
 pub mod spend;
 pub mod state;
 pub mod store_setup;

@@ -21,13 +21,14 @@ use crate::learned_quality::LearnedQuality;
 
 use crate::receipt_log::ReceiptLog;
 use crate::request_id::RequestContext;
+use crate::shared_health::SharedHealth;
 
 pub struct AppState {
     pub router: ModelRouter,
     /// The configured `[routing]` preferences: those of every organisation that stored none.
     pub preferences: RoutingPreferences,
-    /// Breakers and live statistics; in process for now, behind the trait a shared store
-    /// will implement.
+    /// Breakers and live statistics: shared with the other processes on the store when there
+    /// is one ([`SharedHealth`]), in process otherwise.
     pub health: Arc<dyn HealthStore>,
     pub predictor: Arc<dyn QualityPredictor>,
     /// `[routing.predictor]`: per-request predictions from the prompt's embedding, which
@@ -106,13 +107,20 @@ impl AppState {
         })
     }
 
-    /// The same, with organisations, store keys, limits and the request log from `store`.
+    /// The same, with organisations, store keys, limits, the request log and circuit breakers
+    /// shared through `store`.
     pub async fn with_store(
         config: &Config,
         env: &dyn EnvSource,
         store: Arc<dyn Store>,
     ) -> anyhow::Result<AppState> {
-        let mut state = AppState::from_config(config, env)?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock::default());
+        let mut state = AppState::with_clock(config, env, clock.clone())?;
+        state.health = Arc::new(SharedHealth::start(
+            config.routing.breaker,
+            clock,
+            store.clone(),
+        ));
         let access = Access::start(config, state.keys.clone(), store).await?;
         state.access = Some(Arc::new(access));
         Ok(state)

@@ -1,11 +1,12 @@
 //! Storage for LLM Gateway: organisations and members, API keys, rate-limit counters, the
-//! request log (receipts) and the audit log.
+//! request log (receipts), the audit log and the circuit breakers gateway processes share.
 //!
 //! - [`model`]: the records and their rules (plans, permissions, key status, IP allowlists,
 //!   log queries and cursors). No I/O.
 //! - [`ports`]: the async traits the gateway talks to ([`OrgStore`], [`KeyStore`],
 //!   [`AdminTokenStore`],
-//!   [`Counters`], [`ReceiptStore`], [`AuditLog`]), with one error type, [`StoreError`].
+//!   [`Counters`], [`ReceiptStore`], [`AuditLog`], [`BreakerStore`]), with one error type,
+//!   [`StoreError`].
 //! - [`sqlite`]: the embedded default, one SQLite file in the data directory (or memory).
 //! - `dynamodb` (feature `dynamodb`): one DynamoDB table for AWS deployments; its module docs
 //!   describe the table design.
@@ -23,6 +24,7 @@ pub mod time;
 
 pub use error::{StoreError, StoreResult};
 pub use ports::{
-    AdminTokenStore, Admission, AuditLog, Counters, KeyStore, OrgStore, ReceiptStore, Store,
+    AdminTokenStore, Admission, AuditLog, BreakerStore, Counters, KeyStore, OrgStore, ReceiptStore,
+    Store,
 };
 pub use time::Timestamp;

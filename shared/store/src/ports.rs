@@ -9,6 +9,7 @@ use crate::error::StoreResult;
 use crate::model::admin_token::AdminToken;
 use crate::model::api_key::{ApiKey, KeySettings};
 use crate::model::audit::AuditEvent;
+use crate::model::breaker::{BreakerRecord, SharedBreaker};
 use crate::model::member::{Member, Role};
 use crate::model::org::Organization;
 use crate::model::query::{AuditQuery, Page, ReceiptQuery};
@@ -163,13 +164,36 @@ pub trait AuditLog: Send + Sync {
     async fn purge_expired_audit(&self, now: Timestamp) -> StoreResult<u64>;
 }
 
+/// Circuit breakers shared by every gateway process on the store: one record per model, replaced
+/// only by a write that names the version it read (optimistic concurrency), so two processes
+/// racing to open, probe or close the same breaker never overwrite each other blindly.
+#[async_trait]
+pub trait BreakerStore: Send + Sync {
+    /// Every stored breaker, ordered by model. Read every few hundred milliseconds by each
+    /// process, so it reads only breaker records.
+    async fn list_breakers(&self) -> StoreResult<Vec<BreakerRecord>>;
+    /// `NotFound` when no process has written this model's breaker.
+    async fn get_breaker(&self, model: &str) -> StoreResult<BreakerRecord>;
+    /// Stores `breaker` as version `expected_version + 1` if the stored version is still
+    /// `expected_version` (0: no record yet); otherwise `Conflict`, and nothing is written.
+    async fn replace_breaker(
+        &self,
+        model: &str,
+        expected_version: u64,
+        breaker: &SharedBreaker,
+    ) -> StoreResult<BreakerRecord>;
+}
+
 /// Every port at once, for code that takes one store handle.
 pub trait Store:
-    OrgStore + KeyStore + AdminTokenStore + Counters + ReceiptStore + AuditLog
+    OrgStore + KeyStore + AdminTokenStore + Counters + ReceiptStore + AuditLog + BreakerStore
 {
 }
 
-impl<T: OrgStore + KeyStore + AdminTokenStore + Counters + ReceiptStore + AuditLog> Store for T {}
+impl<T: OrgStore + KeyStore + AdminTokenStore + Counters + ReceiptStore + AuditLog + BreakerStore>
+    Store for T
+{
+}
 
 /// Every audit event matching `query` (all pages), for export.
 pub async fn collect_audit(

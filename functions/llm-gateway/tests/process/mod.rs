@@ -19,19 +19,43 @@ impl Drop for Running {
 
 /// Starts `serve --demo` on a free port with `config` and `data_dir` (and the demo key fixed to
 /// `demo_key` when given); returns the process and the URL it listens on.
+#[allow(
+    dead_code,
+    reason = "each test crate compiles this module; not every one runs the demo"
+)]
 pub fn serve(config: &Path, data_dir: &Path, demo_key: Option<&str>) -> (Running, String) {
+    let mut command = serve_command(config, data_dir);
+    command.arg("--demo");
+    if let Some(key) = demo_key {
+        command.env("LLM_GATEWAY_DEMO_KEY", key);
+    }
+    start(command)
+}
+
+/// Starts `serve` on a free port with the providers and keys `config` declares.
+#[allow(
+    dead_code,
+    reason = "each test crate compiles this module; not every one brings its own providers"
+)]
+pub fn serve_configured(config: &Path, data_dir: &Path) -> (Running, String) {
+    start(serve_command(config, data_dir))
+}
+
+fn serve_command(config: &Path, data_dir: &Path) -> Command {
     let mut command = Command::new(BIN);
     command
-        .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--config"])
+        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
         .arg(config)
         .arg("--data-dir")
         .arg(data_dir)
         .env_remove("OPENAI_API_KEY")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    if let Some(key) = demo_key {
-        command.env("LLM_GATEWAY_DEMO_KEY", key);
-    }
+    command
+}
+
+/// Spawns the gateway and waits for the line that says where it listens.
+fn start(mut command: Command) -> (Running, String) {
     let mut child = command.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let running = Running(child);

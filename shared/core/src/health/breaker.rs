@@ -3,7 +3,9 @@
 //! succeeds, open again when one fails.
 //!
 //! Pure state: every method takes the current time, so the transitions are plain functions of
-//! the calls made and the time that passed.
+//! the calls made and the time that passed. The [`BreakerPhase`] (open or not, probing or not,
+//! probes in flight) is what gateway processes share through a store; a shared record's
+//! transitions are worked out by this same machine ([`Breaker::from_phase`]).
 
 use std::time::Duration;
 
@@ -30,10 +32,14 @@ pub struct BreakerSettings {
     pub error_rate: f64,
     pub min_requests: u32,
     pub window_ms: u64,
-    /// How long an open breaker refuses calls before it admits probes.
+    /// How long an open breaker refuses calls before it admits probes. A probe unanswered for
+    /// this long is presumed lost (its process stopped) and frees its slot.
     pub cooldown_ms: u64,
     /// Probes a half-open breaker lets through at once.
     pub half_open_probes: u32,
+    /// How often a gateway process reads the breakers shared through its store (an SQLite file
+    /// or a DynamoDB table): another process's transition is in force here within this time.
+    pub refresh_ms: u64,
 }
 
 impl Default for BreakerSettings {
@@ -45,6 +51,7 @@ impl Default for BreakerSettings {
             window_ms: 60_000,
             cooldown_ms: 30_000,
             half_open_probes: 1,
+            refresh_ms: 1_000,
         }
     }
 }
@@ -58,12 +65,22 @@ impl BreakerSettings {
     }
 }
 
+/// Where a breaker is in its cycle, apart from the failures counted while closed: the part
+/// gateway processes share.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BreakerPhase {
+    /// When the breaker opened; `None` while closed.
+    pub open_since: Option<Duration>,
+    /// Set while half-open (the cooldown passed and probes are admitted).
+    pub half_open: bool,
+    pub probes_in_flight: u32,
+    /// When the latest probe was admitted.
+    pub last_probe_at: Option<Duration>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Breaker {
-    open_since: Option<Duration>,
-    /// Set while half-open (the cooldown passed and probes are admitted).
-    half_open: bool,
-    probes_in_flight: u32,
+    phase: BreakerPhase,
     consecutive_failures: u32,
     window_start: Duration,
     window_calls: u32,
@@ -71,10 +88,33 @@ pub struct Breaker {
 }
 
 impl Breaker {
+    /// A breaker in `phase` with no failures counted.
+    pub fn from_phase(phase: BreakerPhase) -> Breaker {
+        Breaker {
+            phase,
+            ..Breaker::default()
+        }
+    }
+
+    pub fn phase(&self) -> BreakerPhase {
+        self.phase
+    }
+
+    /// Takes the phase another process wrote. A closed phase means a probe succeeded or an
+    /// operator reset the breaker there, so the failures counted here are forgotten, as they
+    /// would be had that happened here.
+    pub fn adopt(&mut self, phase: BreakerPhase, now: Duration) {
+        if phase.open_since.is_none() {
+            *self = Breaker::closed_at(now);
+        } else {
+            self.phase = phase;
+        }
+    }
+
     pub fn state(&self, now: Duration, settings: &BreakerSettings) -> BreakerState {
-        match self.open_since {
+        match self.phase.open_since {
             None => BreakerState::Closed,
-            Some(_) if self.half_open => BreakerState::HalfOpen,
+            Some(_) if self.phase.half_open => BreakerState::HalfOpen,
             Some(since) if now.saturating_sub(since) >= settings.cooldown() => {
                 BreakerState::HalfOpen
             }
@@ -88,7 +128,7 @@ impl Breaker {
 
     /// Time until an open breaker admits probes; `None` unless it is open.
     pub fn retry_in(&self, now: Duration, settings: &BreakerSettings) -> Option<Duration> {
-        match (self.open_since, self.half_open) {
+        match (self.phase.open_since, self.phase.half_open) {
             (Some(since), false) => {
                 let left = settings
                     .cooldown()
@@ -106,9 +146,17 @@ impl Breaker {
                 retry_in: self.retry_in(now, settings).unwrap_or_default(),
             },
             BreakerState::HalfOpen => {
-                self.half_open = true;
-                if self.probes_in_flight < settings.half_open_probes.max(1) {
-                    self.probes_in_flight += 1;
+                let phase = &mut self.phase;
+                phase.half_open = true;
+                if phase
+                    .last_probe_at
+                    .is_some_and(|at| now.saturating_sub(at) >= settings.cooldown())
+                {
+                    phase.probes_in_flight = 0;
+                }
+                if phase.probes_in_flight < settings.half_open_probes.max(1) {
+                    phase.probes_in_flight += 1;
+                    phase.last_probe_at = Some(now);
                     Admission::Probe
                 } else {
                     Admission::Rejected {
@@ -122,7 +170,7 @@ impl Breaker {
     pub fn on_success(&mut self, now: Duration, settings: &BreakerSettings, admission: Admission) {
         match admission {
             Admission::Probe => *self = Breaker::closed_at(now),
-            Admission::Allowed if self.open_since.is_none() => {
+            Admission::Allowed if self.phase.open_since.is_none() => {
                 self.roll_window(now, settings);
                 self.consecutive_failures = 0;
                 self.window_calls += 1;
@@ -134,11 +182,8 @@ impl Breaker {
 
     pub fn on_failure(&mut self, now: Duration, settings: &BreakerSettings, admission: Admission) {
         match admission {
-            Admission::Probe => {
-                self.probes_in_flight = self.probes_in_flight.saturating_sub(1);
-                self.trip(now);
-            }
-            Admission::Allowed if self.open_since.is_none() => {
+            Admission::Probe => self.trip(now),
+            Admission::Allowed if self.phase.open_since.is_none() => {
                 self.roll_window(now, settings);
                 self.consecutive_failures += 1;
                 self.window_calls += 1;
@@ -160,14 +205,15 @@ impl Breaker {
     /// again.
     pub fn on_neutral(&mut self, admission: Admission) {
         if admission == Admission::Probe {
-            self.probes_in_flight = self.probes_in_flight.saturating_sub(1);
+            self.phase.probes_in_flight = self.phase.probes_in_flight.saturating_sub(1);
         }
     }
 
     fn trip(&mut self, now: Duration) {
-        self.open_since = Some(now);
-        self.half_open = false;
-        self.probes_in_flight = 0;
+        self.phase = BreakerPhase {
+            open_since: Some(now),
+            ..BreakerPhase::default()
+        };
     }
 
     fn closed_at(now: Duration) -> Breaker {
@@ -197,6 +243,7 @@ mod tests {
         window_ms: 60_000,
         cooldown_ms: 30_000,
         half_open_probes: 2,
+        refresh_ms: 1_000,
     };
 
     fn secs(s: u64) -> Duration {
@@ -308,5 +355,67 @@ mod tests {
         assert!(!b.admit(secs(30), &settings).is_admitted());
         b.on_neutral(probe);
         assert_eq!(b.admit(secs(30), &settings), Admission::Probe);
+    }
+
+    /// One probe at a time, two failures to trip.
+    const P: BreakerSettings = BreakerSettings {
+        consecutive_failures: 2,
+        error_rate: 0.5,
+        min_requests: 10,
+        window_ms: 60_000,
+        cooldown_ms: 30_000,
+        half_open_probes: 1,
+        refresh_ms: 1_000,
+    };
+
+    fn tripped() -> Breaker {
+        let mut b = Breaker::default();
+        for _ in 0..2 {
+            let a = b.admit(secs(0), &P);
+            b.on_failure(secs(0), &P, a);
+        }
+        b
+    }
+
+    #[test]
+    fn a_probe_unanswered_for_a_cooldown_is_presumed_lost() {
+        let mut b = tripped();
+        assert_eq!(b.admit(secs(30), &P), Admission::Probe);
+        assert!(!b.admit(secs(59), &P).is_admitted());
+        assert_eq!(b.admit(secs(60), &P), Admission::Probe);
+        assert_eq!(b.phase().last_probe_at, Some(secs(60)));
+    }
+
+    #[test]
+    fn a_shared_phase_is_worked_on_by_the_same_transitions() {
+        let open = tripped().phase();
+        assert_eq!(open.open_since, Some(secs(0)));
+        let mut shared = Breaker::from_phase(open);
+        assert_eq!(shared.admit(secs(31), &P), Admission::Probe);
+        let probing = shared.phase();
+        assert_eq!((probing.half_open, probing.probes_in_flight), (true, 1));
+        // Another process's claim on the same phase finds the slot taken.
+        assert!(
+            !Breaker::from_phase(probing)
+                .admit(secs(31), &P)
+                .is_admitted()
+        );
+        shared.on_success(secs(32), &P, Admission::Probe);
+        assert_eq!(shared.phase(), BreakerPhase::default());
+    }
+
+    #[test]
+    fn adopting_a_closed_phase_forgets_the_failures_counted_here() {
+        let mut b = Breaker::default();
+        let a = b.admit(secs(0), &P);
+        b.on_failure(secs(0), &P, a);
+        assert_eq!(b.consecutive_failures(), 1);
+        let open = tripped().phase();
+        b.adopt(open, secs(1));
+        assert_eq!(b.state(secs(1), &P), BreakerState::Open);
+        assert_eq!(b.consecutive_failures(), 1);
+        b.adopt(BreakerPhase::default(), secs(2));
+        assert_eq!(b.state(secs(2), &P), BreakerState::Closed);
+        assert_eq!(b.consecutive_failures(), 0);
     }
 }

@@ -1,19 +1,16 @@
 //! The in-process [`HealthStore`]: one lock over a map of models. State lives as long as the
-//! process; a store shared across processes implements the same trait.
+//! process: for a gateway without a store, and for tests.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{
-    Admission, Breaker, BreakerSettings, Clock, HealthStore, LiveStats, ModelHealth,
-    ModelHealthReport, Outcome,
-};
+use async_trait::async_trait;
 
-#[derive(Default)]
-struct ModelState {
-    breaker: Breaker,
-    stats: LiveStats,
-}
+use super::model_state::{ModelState, sorted_report};
+use super::{
+    Admission, Breaker, BreakerSettings, Clock, HealthStore, ModelHealth, ModelHealthReport,
+    Outcome,
+};
 
 pub struct InMemoryHealth {
     settings: BreakerSettings,
@@ -39,6 +36,7 @@ impl InMemoryHealth {
     }
 }
 
+#[async_trait]
 impl HealthStore for InMemoryHealth {
     fn admit(&self, model: &str) -> Admission {
         let now = self.clock.now();
@@ -54,29 +52,19 @@ impl HealthStore for InMemoryHealth {
         let now = self.clock.now();
         let mut models = self.models();
         let state = models.entry(model.to_owned()).or_default();
-        state.stats.observe(&outcome);
-        match outcome {
-            Outcome::Success { .. } => state.breaker.on_success(now, &self.settings, admission),
-            Outcome::Failure { .. } => state.breaker.on_failure(now, &self.settings, admission),
-            Outcome::Neutral => state.breaker.on_neutral(admission),
-        }
+        state.record(now, &self.settings, admission, outcome);
     }
 
     fn model_health(&self, model: &str) -> ModelHealth {
         let now = self.clock.now();
-        let models = self.models();
-        let Some(state) = models.get(model) else {
-            return ModelHealth::default();
-        };
-        ModelHealth {
-            breaker: state.breaker.state(now, &self.settings),
-            availability: 1.0 - state.stats.error_rate,
-            ttft_ms: state.stats.ttft_ms.settled(),
-            tokens_per_second: state.stats.settled_tokens_per_second(),
-        }
+        self.models()
+            .get(model)
+            .map_or_else(ModelHealth::default, |state| {
+                state.health(now, &self.settings)
+            })
     }
 
-    fn reset_breaker(&self, model: &str) -> bool {
+    async fn reset_breaker(&self, model: &str) -> bool {
         match self.models().get_mut(model) {
             Some(state) => {
                 state.breaker = Breaker::default();
@@ -89,22 +77,12 @@ impl HealthStore for InMemoryHealth {
     fn report(&self) -> Vec<ModelHealthReport> {
         let now = self.clock.now();
         let models = self.models();
-        let mut report: Vec<ModelHealthReport> = models
-            .iter()
-            .map(|(model, state)| ModelHealthReport {
-                model: model.clone(),
-                provider: model.split_once('/').map_or("", |(p, _)| p).to_owned(),
-                breaker: state.breaker.state(now, &self.settings),
-                consecutive_failures: state.breaker.consecutive_failures(),
-                retry_in_secs: state
-                    .breaker
-                    .retry_in(now, &self.settings)
-                    .map(|d| d.as_secs_f64()),
-                stats: state.stats.clone(),
-            })
-            .collect();
-        report.sort_by(|a, b| a.model.cmp(&b.model));
-        report
+        sorted_report(
+            models
+                .iter()
+                .map(|(model, state)| state.report(model, now, &self.settings))
+                .collect(),
+        )
     }
 }
 

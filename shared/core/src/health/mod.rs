@@ -1,23 +1,27 @@
 //! Provider health: circuit breakers and live statistics per model, fed by real traffic and
 //! read by the router.
 //!
-//! Everything goes through [`HealthStore`], so the in-process store used today
-//! ([`InMemoryHealth`]) can be replaced by one shared across processes without touching the
-//! router or the request path. Time comes from a [`Clock`], so breaker transitions are tested
-//! by moving a clock rather than by sleeping.
+//! Everything goes through [`HealthStore`]: [`InMemoryHealth`] keeps breakers in the process;
+//! the server's store-backed implementation shares their transitions with every process on
+//! the same store, behind the same trait, so the router and the request path do not change.
+//! Time comes from a [`Clock`], so breaker transitions are tested by moving a clock rather than
+//! by sleeping.
 
 mod breaker;
 mod clock;
 mod memory;
+mod model_state;
 mod stats;
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub use breaker::{Breaker, BreakerSettings, BreakerState};
+pub use breaker::{Breaker, BreakerPhase, BreakerSettings, BreakerState};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use memory::InMemoryHealth;
+pub use model_state::{ModelState, sorted_report};
 pub use stats::{LatencySummary, LiveStats};
 
 /// Whether a call may go ahead.
@@ -92,10 +96,23 @@ pub struct ModelHealthReport {
 
 /// Breaker state and live statistics of every model that has seen traffic.
 ///
-/// Implementations must be cheap to call: the router asks once per candidate per request.
+/// The synchronous methods must be cheap: the router asks once per candidate per request. The
+/// asynchronous ones are for the rare steps that may wait on a shared store (a probe, an admin
+/// read or reset); in-process implementations answer them at once.
+#[async_trait]
 pub trait HealthStore: Send + Sync {
-    /// Asks to call `model` now. Every admitted call must end in [`HealthStore::record`].
+    /// Asks to call `model` now. Every admitted call must end in [`HealthStore::record`]; a
+    /// [`Admission::Probe`] must first be confirmed with [`HealthStore::claim_probe`].
     fn admit(&self, model: &str) -> Admission;
+
+    /// Confirms a probe that [`HealthStore::admit`] let through: a store shared across
+    /// processes claims one of the breaker's probe slots there. It answers `Rejected` (the call
+    /// must not go ahead, nor be recorded) when other processes hold them all, and `Allowed`
+    /// when another process closed the breaker meanwhile; the caller records the call under the
+    /// admission returned.
+    async fn claim_probe(&self, _model: &str) -> Admission {
+        Admission::Probe
+    }
 
     /// Reports how an admitted call ended.
     fn record(&self, model: &str, admission: Admission, outcome: Outcome);
@@ -105,7 +122,12 @@ pub trait HealthStore: Send + Sync {
     /// Every model with traffic or a breaker that is not closed, sorted by model id.
     fn report(&self) -> Vec<ModelHealthReport>;
 
+    /// Brings breakers shared with other processes up to date before a read an operator waits
+    /// for ([`HealthStore::report`]); nothing to do in process.
+    async fn refresh(&self) {}
+
     /// Closes `model`'s breaker and forgets its failures (an operator knows the provider is
-    /// back); its statistics stay. False when the model has no history.
-    fn reset_breaker(&self, model: &str) -> bool;
+    /// back), in every process sharing it; its statistics stay. False when the model has no
+    /// history.
+    async fn reset_breaker(&self, model: &str) -> bool;
 }

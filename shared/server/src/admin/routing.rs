@@ -10,7 +10,8 @@
 //! - `POST /orgs/{org_id}/routing/breakers/reset` `{"model": "openai/gpt-4o"}`: closes a breaker.
 //!
 //! Breakers are the gateway's, not the organisation's: a reset lets every organisation's
-//! traffic through again, so it is audited like any change.
+//! traffic through again, in every gateway process on the same store, so it is audited like any
+//! change. Both routes read the shared breakers first, so they show what every process sees.
 
 use std::sync::Arc;
 
@@ -126,6 +127,7 @@ pub async fn put_preferences(
     responses((status = 200, description = "`{models: [...]}`", body = serde_json::Value), (status = 401, description = "No, malformed, unknown or revoked admin token", body = crate::admin::openapi::ErrorBody), (status = 403, description = "The role does not allow this", body = crate::admin::openapi::ErrorBody), (status = 404, description = "Not found, or another organisation's", body = crate::admin::openapi::ErrorBody))
 )]
 pub async fn health(State(state): State<Arc<AppState>>, _member: OrgMember) -> Json<Value> {
+    state.health.refresh().await;
     Json(json!({ "models": state.health.report() }))
 }
 
@@ -157,8 +159,9 @@ pub async fn reset_breaker(
         .router
         .chat_model(&reset.model)
         .map_err(|_| not_found("model", &reset.model).with_param("model"))?;
+    state.health.refresh().await;
     let before = state.health.model_health(&model.id).breaker;
-    state.health.reset_breaker(&model.id);
+    state.health.reset_breaker(&model.id).await;
     let after = state.health.model_health(&model.id).breaker;
     audit::record(
         &state,

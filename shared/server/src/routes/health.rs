@@ -1,5 +1,6 @@
 //! `GET /health`: liveness plus what a load balancer or an operator wants at a glance.
-//! `GET /health/providers`: circuit breakers and live statistics per model, read-only.
+//! `GET /health/providers`: circuit breakers (as shared by the processes on the store) and this
+//! process's live statistics per model, read-only.
 
 use std::sync::Arc;
 
@@ -22,5 +23,6 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
 
 /// Only models that have seen traffic are listed; the others are closed with no statistics.
 pub async fn providers(State(state): State<Arc<AppState>>) -> Json<Value> {
+    state.health.refresh().await;
     Json(json!({ "models": state.health.report() }))
 }

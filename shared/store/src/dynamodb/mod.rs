@@ -18,6 +18,7 @@
 //! | admin token | `ORG#<org>` | `ADMINTOKEN#<user>#<token>` | | `user_id`, `hash`, `display_prefix`, `created_at`, `revoked_at` |
 //! | admin token hash guard | `ADMINHASH#<sha256 hex>` | `#ADMINHASH` | | `org_id`, `user_id`, `token_id` |
 //! | counter window | `CTR#<counter key>` | `<window start ms>` | | `count`, `expires_at`, `ttl` |
+//! | circuit breaker | `BREAKERS` | `<provider/model>` | | `version`, `opened_at`, `half_open`, `probes`, `probed_at` |
 //! | receipt | `ORG#<org>#RCPT` | `<at>#<request id>` | `ORG#<org>#KEY#<key>#RCPT` / same as `sk` | `model`, `provider`, `status`, `key_id`, `request_id`, `expires_at`, `ttl`, `body` |
 //! | audit event | `ORG#<org>#AUDIT` | `<at>#<event id>` | | `action`, `expires_at`, `ttl`, `body` |
 //!
@@ -32,6 +33,10 @@
 //! `attribute_not_exists(count) OR count <= :limit_minus_n`: DynamoDB applies it atomically, so
 //! any number of gateway processes sharing the table never admit more than the limit.
 //!
+//! Breakers share one partition (a few hundred items at most), read whole by each gateway
+//! process every `routing.breaker.refresh_ms`; each is replaced by a `PutItem` conditioned on the
+//! `version` the writer read, so concurrent transitions of one breaker never overwrite each other.
+//!
 //! Request logs are read newest first (`ScanIndexForward = false`) from the organisation's
 //! receipt partition, or from `gsi1` when the search names a key; the time range and the cursor
 //! become the sort-key condition, the other filters a `FilterExpression`. DynamoDB deletes
@@ -44,6 +49,7 @@
 
 mod admin_tokens;
 mod attrs;
+mod breakers;
 mod counters;
 mod keys;
 mod logs;

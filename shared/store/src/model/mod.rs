@@ -5,6 +5,7 @@
 pub mod admin_token;
 pub mod api_key;
 pub mod audit;
+pub mod breaker;
 pub mod id;
 pub mod member;
 pub mod org;

@@ -88,6 +88,16 @@ CREATE TABLE admin_tokens (
 );
 CREATE INDEX admin_tokens_by_member ON admin_tokens (org_id, user_id, created_at, id);
 "#,
+    r#"
+CREATE TABLE breakers (
+    model     TEXT PRIMARY KEY,
+    version   INTEGER NOT NULL,
+    opened_at INTEGER,
+    half_open INTEGER NOT NULL,
+    probes    INTEGER NOT NULL,
+    probed_at INTEGER
+) WITHOUT ROWID;
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -2,6 +2,7 @@
 //! `contract_tests!` (see `contract_sqlite.rs`, `contract_dynamodb.rs`).
 
 pub mod admin_tokens;
+pub mod breakers;
 pub mod counters;
 pub mod keys;
 pub mod logs;
@@ -80,6 +81,9 @@ macro_rules! contract_tests {
             orgs::every_organisation_is_listed_once,
             admin_tokens::admin_tokens_are_found_by_hash_listed_per_member_and_revoked,
             admin_tokens::admin_token_hashes_are_unique,
+            breakers::breakers_are_replaced_only_over_the_version_read,
+            breakers::every_breaker_is_listed_by_model,
+            breakers::probe_slots_hold_their_limit_under_30_concurrent_claims,
         );
     };
 }
