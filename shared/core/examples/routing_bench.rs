@@ -6,8 +6,10 @@
 //! window; difficulty) plus filtering, scoring and ranking every candidate and planning
 //! fallbacks; for a named model, the lookup and its fallbacks. Prints percentiles per prompt
 //! size and kind (prose, code, CJK; short, 8 KB, 100 KB, 1 MB, near gpt-4o's context window),
-//! whether the tokens were counted exactly, and the estimate's error. The tokenizer's tables,
-//! built once per process, are timed apart. No network and no embedding are involved.
+//! whether the tokens were counted exactly, and the estimate's error; wall-clock percentiles,
+//! then CPU-time ones (the decision's own work, without waiting for a core on a busy machine).
+//! The tokenizer's tables, built once per process, are timed apart. No network and no
+//! embedding are involved.
 //!
 //! Given RouteLLM's data folder (`../shared/data/routellm`), it also times a realistic mix:
 //! every labelled MMLU and GSM8K prompt once, as a one-message `auto` request, and chat
@@ -18,6 +20,8 @@
 use std::error::Error;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use cpu_time::ThreadTime;
 
 use gateway_core::catalog::Catalog;
 use gateway_core::config::ResolvedProvider;
@@ -71,8 +75,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         started.elapsed().as_secs_f64() * 1e3
     );
     println!(
-        "{:<36} {:>8} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9}",
-        "case", "tokens", "exact", "error", "p50 µs", "p90 µs", "p99 µs", "max µs"
+        "{:<36} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "case",
+        "tokens",
+        "exact",
+        "error",
+        "p50 µs",
+        "p90 µs",
+        "p99 µs",
+        "max µs",
+        "cpu p50",
+        "cpu p99"
     );
 
     let windows = router.context_windows();
@@ -138,7 +151,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         ),
         (
             "auto, 2 MB prose",
-            request("auto", cut(&prose.repeat(28), 2 * 1024 * 1024), ""),
+            request("auto", cut(&shuffled(prose, 28), 2 * 1024 * 1024), ""),
         ),
         (
             "auto, just under gpt-4o's window",
@@ -184,20 +197,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         "realistic mix: {} labelled prompts (MMLU, GSM8K), once each",
         prompts.len()
     );
-    let mut all = Vec::new();
-    let mut timings = Vec::with_capacity(prompts.len());
+    let mut all = Timings::default();
+    let mut timings = Timings::default();
     let mut tokens = 0;
     for prompt in &prompts {
         let request = request("auto", prompt, "").map_err(|e| e.to_string())?;
         tokens = tokens.max(analyse(&request, windows).prompt_tokens);
-        let started = Instant::now();
-        let outcome = decide(&request).map_err(|e| e.to_string())?;
-        timings.push(started.elapsed());
-        std::hint::black_box(outcome);
+        timings.record(|| decide(&request))?;
     }
-    timings.sort_unstable();
     report("auto, labelled prompts", tokens, None, &timings);
-    all.extend_from_slice(&timings);
+    all.extend(&timings);
     for target in [8_000, 32_000, 128_000, 400_000] {
         let history = history(&prompts, target).map_err(|e| e.to_string())?;
         let analysis = analyse(&history, windows);
@@ -210,9 +219,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             Some((analysis.prompt_tokens_exact, error)),
             &timings,
         );
-        all.extend_from_slice(&timings);
+        all.extend(&timings);
     }
-    all.sort_unstable();
     report("auto, whole mix", 0, None, &all);
     Ok(())
 }
@@ -285,12 +293,40 @@ fn request(model: &str, text: &str, extra: &str) -> Result<ChatRequest, gateway_
     parse_json_body(body.as_bytes())
 }
 
+/// Wall-clock and CPU times of decisions. On a machine shared with other work the wall-clock
+/// time includes waiting for a core; the CPU time is the decision's own.
+#[derive(Default)]
+struct Timings {
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+}
+
+impl Timings {
+    fn record<T, E: std::fmt::Display>(
+        &mut self,
+        decide: impl FnOnce() -> Result<T, E>,
+    ) -> Result<(), Box<dyn Error>> {
+        let cpu = ThreadTime::try_now()?;
+        let wall = Instant::now();
+        let outcome = decide().map_err(|e| e.to_string())?;
+        self.wall.push(wall.elapsed());
+        self.cpu.push(cpu.try_elapsed()?);
+        std::hint::black_box(outcome);
+        Ok(())
+    }
+
+    fn extend(&mut self, other: &Timings) {
+        self.wall.extend_from_slice(&other.wall);
+        self.cpu.extend_from_slice(&other.cpu);
+    }
+}
+
 /// Times `decide` up to `iterations` times after a warm-up, fewer when one decision is slow
-/// (about two seconds a case), sorted.
+/// (about two seconds a case).
 fn time<T, E: std::fmt::Display>(
     iterations: usize,
     mut decide: impl FnMut() -> Result<T, E>,
-) -> Result<Vec<Duration>, Box<dyn Error>> {
+) -> Result<Timings, Box<dyn Error>> {
     let started = Instant::now();
     std::hint::black_box(decide().map_err(|e| e.to_string())?);
     let one = started.elapsed().max(Duration::from_nanos(1));
@@ -299,21 +335,23 @@ fn time<T, E: std::fmt::Display>(
     for _ in 0..iterations.div_ceil(10) {
         std::hint::black_box(decide().map_err(|e| e.to_string())?);
     }
-    let mut timings = Vec::with_capacity(iterations);
+    let mut timings = Timings::default();
     for _ in 0..iterations {
-        let started = Instant::now();
-        let outcome = decide().map_err(|e| e.to_string())?;
-        timings.push(started.elapsed());
-        std::hint::black_box(outcome);
+        timings.record(&mut decide)?;
     }
-    timings.sort_unstable();
     Ok(timings)
 }
 
 /// One line of figures; `counted` is whether the tokens were counted exactly and the
 /// estimate's error in percent.
-fn report(name: &str, tokens: u64, counted: Option<(bool, f64)>, sorted: &[Duration]) {
-    let at = |p: f64| {
+fn report(name: &str, tokens: u64, counted: Option<(bool, f64)>, timings: &Timings) {
+    let sorted = |times: &[Duration]| {
+        let mut times = times.to_vec();
+        times.sort_unstable();
+        times
+    };
+    let (wall, cpu) = (sorted(&timings.wall), sorted(&timings.cpu));
+    let at = |sorted: &[Duration], p: f64| {
         let i = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
         sorted[i].as_secs_f64() * 1e6
     };
@@ -323,11 +361,13 @@ fn report(name: &str, tokens: u64, counted: Option<(bool, f64)>, sorted: &[Durat
         None => (String::new(), String::new()),
     };
     println!(
-        "{name:<36} {tokens:>8} {exact:>8} {error:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
-        at(0.50),
-        at(0.90),
-        at(0.99),
-        at(1.0)
+        "{name:<36} {tokens:>8} {exact:>6} {error:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+        at(&wall, 0.50),
+        at(&wall, 0.90),
+        at(&wall, 0.99),
+        at(&wall, 1.0),
+        at(&cpu, 0.50),
+        at(&cpu, 0.99),
     );
 }
 
@@ -356,6 +396,28 @@ fn sized(text: &str, tokens: u64) -> String {
         }
     }
     out.truncate(cut(&out, low).len());
+    out
+}
+
+/// `copies` of `text` with its paragraphs in a different order each time, so that a long
+/// prompt made of it does not repeat with a period its sampling could fall in step with.
+fn shuffled(text: &str, copies: usize) -> String {
+    let paragraphs: Vec<&str> = text.split("\n\n").collect();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut out = String::new();
+    for _ in 0..copies {
+        let mut order: Vec<usize> = (0..paragraphs.len()).collect();
+        for i in (1..order.len()).rev() {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            order.swap(i, (state >> 33) as usize % (i + 1));
+        }
+        for i in order {
+            out.push_str(paragraphs[i]);
+            out.push_str("\n\n");
+        }
+    }
     out
 }
 
