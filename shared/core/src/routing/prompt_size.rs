@@ -24,7 +24,8 @@ const PROXY_BYTES: usize = 64 * 1024;
 const BLOCKS: usize = 64;
 const BLOCK_BYTES: usize = PROXY_BYTES / BLOCKS;
 /// How far the true count may lie from an estimate: this many standard errors of the estimate,
-/// as the spread of the windows shows it, and no less than a floor, plus a few tokens.
+/// as the spread of the blocks and windows shows it, and no less than a floor, plus a few
+/// tokens.
 const MARGIN_STANDARD_ERRORS: f64 = 5.0;
 const MIN_MARGIN_PERCENT: f64 = 5.0;
 const MARGIN_TOKENS: u64 = 16;
