@@ -213,3 +213,57 @@ async fn live_latency_from_real_traffic_feeds_the_ranking() {
     assert!(local["stats"]["ttft_ms"]["p50"].is_number());
     assert_eq!(local["breaker"], "closed");
 }
+
+/// A long prompt (its size estimated, not counted, when no window is near) against a model
+/// whose context window it just fits, then just misses: `max_tokens` moves the boundary by one
+/// token at a time, and the estimate's margin makes the gateway count exactly.
+#[tokio::test]
+async fn a_long_prompt_one_token_over_a_window_leaves_the_model_out() {
+    // A self-hosted model of unknown limits serves whatever the catalog model cannot.
+    let stub = Stub::start().await;
+    let app = spawn_app_with(&format!(
+        "{}[routing]\nallowed_models = [\"groq/llama-3.1-8b-instant\", \"local/any\"]\n",
+        stub.section("local", &["any"])
+    ))
+    .await;
+    let text: String = (0..600)
+        .map(|i| {
+            format!(
+                "Line {i}: the breaker opened after {} failures within {} ms; probe {}.\n",
+                i % 7,
+                i * 13,
+                i % 3
+            )
+        })
+        .collect();
+    assert!(text.len() > 32 * 1024);
+    let body = |max_tokens: u64| json!({"model": "auto", "messages": user(&text), "max_tokens": max_tokens});
+    let request: gateway_core::wire::ChatRequest =
+        gateway_core::wire::parse_json_body(body(1).to_string().as_bytes()).unwrap();
+    let prompt_tokens = gateway_core::tokens::count_prompt(&request.messages);
+    // groq/llama-3.1-8b-instant: a 131,072-token window and as many output tokens.
+    let room = 131_072 - prompt_tokens;
+
+    let mut left_out = Vec::new();
+    for (max_tokens, fits) in [(room, true), (room + 1, false), (room - 1, true)] {
+        let response = app.chat(&body(max_tokens)).await;
+        let status = response.status();
+        let receipt = response.json::<Value>().await.unwrap();
+        assert_eq!(status, 200, "max_tokens {max_tokens}: {receipt}");
+        let receipt = receipt["x-llm-gateway"].clone();
+        let models: Vec<&str> = candidates(&receipt)
+            .iter()
+            .map(|c| c["model"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            models.contains(&"groq/llama-3.1-8b-instant"),
+            fits,
+            "max_tokens {max_tokens}: {models:?}"
+        );
+        left_out.push(receipt["routing"]["filtered_out"]["context_window"].as_u64());
+    }
+    // Models with smaller windows are left out each time; those with this one (all 131,072
+    // tokens) only the second time.
+    assert_eq!(left_out[0], left_out[2]);
+    assert!(left_out[1] > left_out[0], "{left_out:?}");
+}

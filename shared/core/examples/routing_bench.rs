@@ -2,9 +2,14 @@
 //!
 //! Builds a router over every built-in provider's catalog models, then times the whole
 //! decision the request path makes before calling a provider: for `auto`, the request's
-//! analysis (tokens counted with the real tokenizer, difficulty) plus filtering, scoring and
-//! ranking every candidate and planning fallbacks; for a named model, the lookup and its
-//! fallbacks. Prints percentiles per prompt size. No network and no embedding are involved.
+//! analysis (prompt tokens, estimated for long prompts and counted exactly near a context
+//! window; difficulty) plus filtering, scoring and ranking every candidate and planning
+//! fallbacks; for a named model, the lookup and its fallbacks. Prints percentiles per prompt
+//! size and kind (prose, code, CJK; short, 8 KB, 100 KB, 1 MB, near gpt-4o's context window),
+//! whether the tokens were counted exactly, and the estimate's error; wall-clock percentiles,
+//! then CPU-time ones (the decision's own work, without waiting for a core on a busy machine).
+//! The tokenizer's tables, built once per process, are timed apart. No network and no
+//! embedding are involved.
 //!
 //! Given RouteLLM's data folder (`../shared/data/routellm`), it also times a realistic mix:
 //! every labelled MMLU and GSM8K prompt once, as a one-message `auto` request, and chat
@@ -16,6 +21,8 @@ use std::error::Error;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cpu_time::ThreadTime;
+
 use gateway_core::catalog::Catalog;
 use gateway_core::config::ResolvedProvider;
 use gateway_core::health::{BreakerSettings, InMemoryHealth, SystemClock};
@@ -24,6 +31,9 @@ use gateway_core::routing::{
     AutoInputs, ModelRouter, PriorQualityPredictor, RoutingHints, RoutingPreferences, analyse,
 };
 use gateway_core::wire::{ChatRequest, parse_json_body};
+
+/// About how long each case may take, so that slow cases run fewer times.
+const BUDGET_PER_CASE: Duration = Duration::from_secs(2);
 
 fn main() -> Result<(), Box<dyn Error>> {
     let iterations: usize = std::env::args()
@@ -54,74 +64,33 @@ fn main() -> Result<(), Box<dyn Error>> {
         .iter()
         .filter(|m| m.kind == gateway_core::catalog::ModelKind::Chat)
         .count();
-    println!("routing decision, {iterations} requests per case, {chat_models} chat models");
-    println!(
-        "{:<34} {:>8} {:>9} {:>9} {:>9} {:>9}",
-        "case", "tokens", "p50 µs", "p90 µs", "p99 µs", "max µs"
-    );
+    println!("routing decision, up to {iterations} requests per case, {chat_models} chat models");
 
-    // The tokenizer's tables are built once per process, before the first request is timed.
+    // The tokenizer's tables are built once per process, by the first `auto` request (off the
+    // async runtime in the gateway); they are timed here, apart from the decisions.
+    let started = Instant::now();
     gateway_core::tokens::count_text("");
-
-    let sentence = "Explain how a circuit breaker protects a service from a failing dependency. ";
-    let cases = [
-        ("auto, greeting", request("auto", "Hello, world!", "")),
-        (
-            "auto, 100-word question",
-            request("auto", &sentence.repeat(8), ""),
-        ),
-        (
-            "auto, 1,000-word document",
-            request("auto", &sentence.repeat(80), ""),
-        ),
-        (
-            "auto, streaming with tools",
-            request(
-                "auto",
-                &sentence.repeat(8),
-                r#","stream":true,"tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object"}}}]"#,
-            ),
-        ),
-        (
-            "auto, 5,000-word document",
-            request("auto", &sentence.repeat(400), ""),
-        ),
-    ];
-    for (name, request) in &cases {
-        let request = request.as_ref().map_err(|e| e.to_string())?;
-        let tokens = analyse(request).prompt_tokens;
-        let timings = time(iterations, || {
-            let analysis = analyse(request);
-            let inputs = AutoInputs {
-                analysis: &analysis,
-                hints: &hints,
-                preferences: &preferences,
-                health: &health,
-                predictor: &PriorQualityPredictor,
-                affordable: None,
-            };
-            router.plan_auto(&inputs, None).map(|p| p.attempts.len())
-        })?;
-        report(name, tokens, &timings);
-    }
-    let direct = request("openai/gpt-4o", &sentence.repeat(8), "").map_err(|e| e.to_string())?;
-    let timings = time(iterations, || {
-        router
-            .plan_direct(&direct, None, &preferences)
-            .map(|p| p.attempts.len())
-    })?;
-    report(
-        "named model (no analysis)",
-        analyse(&direct).prompt_tokens,
-        &timings,
+    println!(
+        "tokenizer tables built in {:.0} ms, once per process (not in the figures below)",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    println!(
+        "{:<36} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "case",
+        "tokens",
+        "exact",
+        "error",
+        "p50 µs",
+        "p90 µs",
+        "p99 µs",
+        "max µs",
+        "cpu p50",
+        "cpu p99"
     );
 
-    let Some(dir) = data_dir else {
-        return Ok(());
-    };
-    let prompts = labelled_prompts(&dir)?;
+    let windows = router.context_windows();
     let decide = |request: &ChatRequest| {
-        let analysis = analyse(request);
+        let analysis = analyse(request, windows);
         let inputs = AutoInputs {
             analysis: &analysis,
             hints: &hints,
@@ -132,36 +101,127 @@ fn main() -> Result<(), Box<dyn Error>> {
         };
         router.plan_auto(&inputs, None).map(|p| p.attempts.len())
     };
+    let sentence = "Explain how a circuit breaker protects a service from a failing dependency. ";
+    let prose = include_str!("../../../README.md");
+    let code = [
+        include_str!("../src/routing/auto.rs"),
+        include_str!("../src/routing/mod.rs"),
+        include_str!("../src/routing/preferences.rs"),
+        include_str!("../src/wire/chat.rs"),
+        include_str!("../src/catalog.rs"),
+        include_str!("../src/config.rs"),
+    ]
+    .concat();
+    let cjk = cjk_text();
+    // gpt-4o's window (128,000 tokens) less room for the answer: within the estimate's margin,
+    // so these are counted exactly.
+    let under = sized(prose, 127_000);
+    let over = sized(prose, 128_200);
+    let cases = [
+        ("auto, greeting", request("auto", "Hello, world!", "")),
+        (
+            "auto, 100-word question",
+            request("auto", &sentence.repeat(8), ""),
+        ),
+        (
+            "auto, streaming with tools",
+            request(
+                "auto",
+                &sentence.repeat(8),
+                r#","stream":true,"tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object"}}}]"#,
+            ),
+        ),
+        (
+            "auto, 8 KB prose",
+            request("auto", cut(prose, 8 * 1024), ""),
+        ),
+        ("auto, 8 KB code", request("auto", cut(&code, 8 * 1024), "")),
+        ("auto, 8 KB CJK", request("auto", cut(&cjk, 8 * 1024), "")),
+        (
+            "auto, 100 KB prose",
+            request("auto", cut(&prose.repeat(2), 100 * 1024), ""),
+        ),
+        (
+            "auto, 100 KB code",
+            request("auto", cut(&code, 100 * 1024), ""),
+        ),
+        (
+            "auto, 100 KB CJK",
+            request("auto", cut(&cjk, 100 * 1024), ""),
+        ),
+        (
+            "auto, 2 MB prose",
+            request("auto", cut(&shuffled(prose, 28), 2 * 1024 * 1024), ""),
+        ),
+        (
+            "auto, just under gpt-4o's window",
+            request("auto", &under, ""),
+        ),
+        (
+            "auto, just over gpt-4o's window",
+            request("auto", &over, ""),
+        ),
+    ];
+    for (name, request) in &cases {
+        let request = request.as_ref().map_err(|e| e.to_string())?;
+        let analysis = analyse(request, windows);
+        let exact = gateway_core::tokens::count_prompt(&request.messages);
+        let error = (analysis.prompt_tokens as f64 - exact as f64) / exact as f64 * 100.0;
+        let timings = time(iterations, || decide(request))?;
+        report(
+            name,
+            analysis.prompt_tokens,
+            Some((analysis.prompt_tokens_exact, error)),
+            &timings,
+        );
+    }
+    let direct = request("openai/gpt-4o", &sentence.repeat(8), "").map_err(|e| e.to_string())?;
+    let timings = time(iterations, || {
+        router
+            .plan_direct(&direct, None, &preferences)
+            .map(|p| p.attempts.len())
+    })?;
+    report(
+        "named model (no analysis)",
+        analyse(&direct, windows).prompt_tokens,
+        None,
+        &timings,
+    );
+
+    let Some(dir) = data_dir else {
+        return Ok(());
+    };
+    let prompts = labelled_prompts(&dir)?;
     println!();
     println!(
         "realistic mix: {} labelled prompts (MMLU, GSM8K), once each",
         prompts.len()
     );
-    let mut all = Vec::new();
-    let mut timings = Vec::with_capacity(prompts.len());
+    let mut all = Timings::default();
+    let mut timings = Timings::default();
     let mut tokens = 0;
     for prompt in &prompts {
         let request = request("auto", prompt, "").map_err(|e| e.to_string())?;
-        tokens = tokens.max(analyse(&request).prompt_tokens);
-        timings.extend(time(1, || decide(&request))?);
+        tokens = tokens.max(analyse(&request, windows).prompt_tokens);
+        timings.record(|| decide(&request))?;
     }
-    timings.sort_unstable();
-    report("auto, labelled prompts", tokens, &timings);
-    all.extend_from_slice(&timings);
+    report("auto, labelled prompts", tokens, None, &timings);
+    all.extend(&timings);
     for target in [8_000, 32_000, 128_000, 400_000] {
         let history = history(&prompts, target).map_err(|e| e.to_string())?;
-        let tokens = analyse(&history).prompt_tokens;
-        let runs = (iterations / 100).max(20);
-        let timings = time(runs, || decide(&history))?;
+        let analysis = analyse(&history, windows);
+        let exact = gateway_core::tokens::count_prompt(&history.messages);
+        let error = (analysis.prompt_tokens as f64 - exact as f64) / exact as f64 * 100.0;
+        let timings = time(iterations, || decide(&history))?;
         report(
             &format!("auto, chat history ~{}k", target / 1000),
-            tokens,
+            analysis.prompt_tokens,
+            Some((analysis.prompt_tokens_exact, error)),
             &timings,
         );
-        all.extend_from_slice(&timings);
+        all.extend(&timings);
     }
-    all.sort_unstable();
-    report("auto, whole mix", 0, &all);
+    report("auto, whole mix", 0, None, &all);
     Ok(())
 }
 
@@ -233,34 +293,146 @@ fn request(model: &str, text: &str, extra: &str) -> Result<ChatRequest, gateway_
     parse_json_body(body.as_bytes())
 }
 
+/// Wall-clock and CPU times of decisions. On a machine shared with other work the wall-clock
+/// time includes waiting for a core; the CPU time is the decision's own.
+#[derive(Default)]
+struct Timings {
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+}
+
+impl Timings {
+    fn record<T, E: std::fmt::Display>(
+        &mut self,
+        decide: impl FnOnce() -> Result<T, E>,
+    ) -> Result<(), Box<dyn Error>> {
+        let cpu = ThreadTime::try_now()?;
+        let wall = Instant::now();
+        let outcome = decide().map_err(|e| e.to_string())?;
+        self.wall.push(wall.elapsed());
+        self.cpu.push(cpu.try_elapsed()?);
+        std::hint::black_box(outcome);
+        Ok(())
+    }
+
+    fn extend(&mut self, other: &Timings) {
+        self.wall.extend_from_slice(&other.wall);
+        self.cpu.extend_from_slice(&other.cpu);
+    }
+}
+
+/// Times `decide` up to `iterations` times after a warm-up, fewer when one decision is slow
+/// (about two seconds a case).
 fn time<T, E: std::fmt::Display>(
     iterations: usize,
     mut decide: impl FnMut() -> Result<T, E>,
-) -> Result<Vec<Duration>, Box<dyn Error>> {
-    let mut timings = Vec::with_capacity(iterations);
+) -> Result<Timings, Box<dyn Error>> {
+    let started = Instant::now();
+    std::hint::black_box(decide().map_err(|e| e.to_string())?);
+    let one = started.elapsed().max(Duration::from_nanos(1));
+    let iterations =
+        iterations.min((BUDGET_PER_CASE.as_nanos() / one.as_nanos()).max(100) as usize);
     for _ in 0..iterations.div_ceil(10) {
         std::hint::black_box(decide().map_err(|e| e.to_string())?);
     }
+    let mut timings = Timings::default();
     for _ in 0..iterations {
-        let started = Instant::now();
-        let outcome = decide().map_err(|e| e.to_string())?;
-        timings.push(started.elapsed());
-        std::hint::black_box(outcome);
+        timings.record(&mut decide)?;
     }
-    timings.sort_unstable();
     Ok(timings)
 }
 
-fn report(name: &str, tokens: u64, sorted: &[Duration]) {
-    let at = |p: f64| {
+/// One line of figures; `counted` is whether the tokens were counted exactly and the
+/// estimate's error in percent.
+fn report(name: &str, tokens: u64, counted: Option<(bool, f64)>, timings: &Timings) {
+    let sorted = |times: &[Duration]| {
+        let mut times = times.to_vec();
+        times.sort_unstable();
+        times
+    };
+    let (wall, cpu) = (sorted(&timings.wall), sorted(&timings.cpu));
+    let at = |sorted: &[Duration], p: f64| {
         let i = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
         sorted[i].as_secs_f64() * 1e6
     };
+    let (exact, error) = match counted {
+        Some((true, _)) => ("yes".to_owned(), "0".to_owned()),
+        Some((false, error)) => ("no".to_owned(), format!("{error:+.1}%")),
+        None => (String::new(), String::new()),
+    };
     println!(
-        "{name:<34} {tokens:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
-        at(0.50),
-        at(0.90),
-        at(0.99),
-        at(1.0)
+        "{name:<36} {tokens:>8} {exact:>6} {error:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+        at(&wall, 0.50),
+        at(&wall, 0.90),
+        at(&wall, 0.99),
+        at(&wall, 1.0),
+        at(&cpu, 0.50),
+        at(&cpu, 0.99),
     );
+}
+
+/// The first `bytes` of `text` at most, cut at a character boundary.
+fn cut(text: &str, bytes: usize) -> &str {
+    let mut end = bytes.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `text` repeated and cut to about `tokens` tokens of o200k_base.
+fn sized(text: &str, tokens: u64) -> String {
+    let per_copy = gateway_core::tokens::count_text(text);
+    let mut out = text.repeat((tokens / per_copy + 1) as usize);
+    let mut len = out.len();
+    // Halve towards the size: counting is exact, the cut lands within a few tokens.
+    let (mut low, mut high) = (0, len);
+    while high - low > 64 {
+        len = (low + high) / 2;
+        if gateway_core::tokens::count_text(cut(&out, len)) < tokens {
+            low = len;
+        } else {
+            high = len;
+        }
+    }
+    out.truncate(cut(&out, low).len());
+    out
+}
+
+/// `copies` of `text` with its paragraphs in a different order each time, so that a long
+/// prompt made of it does not repeat with a period its sampling could fall in step with.
+fn shuffled(text: &str, copies: usize) -> String {
+    let paragraphs: Vec<&str> = text.split("\n\n").collect();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut out = String::new();
+    for _ in 0..copies {
+        let mut order: Vec<usize> = (0..paragraphs.len()).collect();
+        for i in (1..order.len()).rev() {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            order.swap(i, (state >> 33) as usize % (i + 1));
+        }
+        for i in order {
+            out.push_str(paragraphs[i]);
+            out.push_str("\n\n");
+        }
+    }
+    out
+}
+
+/// Chinese prose with punctuation, about 300 KB.
+fn cjk_text() -> String {
+    let sentences = [
+        "网关在应用程序和多个大语言模型提供商之间转发请求，",
+        "并根据成本、延迟和质量自动选择最合适的模型。",
+        "当某个提供商连续失败时，断路器会暂时停止向它发送请求，",
+        "直到探测请求成功为止。",
+        "每个响应都附带一张收据，说明选择了哪个模型、为什么选择它以及花费了多少。",
+        "组织可以设置预算上限，超出预算的请求会被拒绝并返回清晰的错误信息。",
+        "长对话的上下文窗口有限，因此路由时必须准确判断提示是否放得下。",
+    ];
+    (0..4000)
+        .map(|i| sentences[(i * 5 + i / 7) % sentences.len()])
+        .collect()
 }

@@ -36,12 +36,20 @@ pub fn count_text(text: &str) -> u64 {
 
 /// Prompt tokens of a conversation, counted the way OpenAI bills chat messages.
 pub fn count_prompt(messages: &[Message]) -> u64 {
-    let mut total = REPLY_PRIMING_TOKENS;
+    let mut total = 0;
+    let framing = prompt_texts(messages, |text| total += count_text(text));
+    framing + total
+}
+
+/// Walks a conversation the way OpenAI bills it: calls `text` with every text that costs
+/// tokens (each message's role, content and tool calls) and returns the tokens of the framing
+/// around them.
+pub fn prompt_texts<'a>(messages: &'a [Message], mut text: impl FnMut(&'a str)) -> u64 {
     for message in messages {
-        total += TOKENS_PER_MESSAGE + count_text(message.role());
-        message.for_each_text(|text| total += count_text(text));
+        text(message.role());
+        message.for_each_text(&mut text);
     }
-    total
+    REPLY_PRIMING_TOKENS + TOKENS_PER_MESSAGE * messages.len() as u64
 }
 
 /// Collects a completion's text as it streams, and counts it at the end.

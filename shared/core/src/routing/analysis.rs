@@ -1,5 +1,5 @@
 //! What `auto` needs to know about a request before it ranks models: its size in tokens
-//! (counted with the real tokenizer), how long the answer is likely to be, what capabilities it
+//! (with the real tokenizer, estimated for long prompts: [`super::prompt_size`]), how long the answer is likely to be, what capabilities it
 //! cannot do without, and how hard it looks.
 //!
 //! Difficulty is a heuristic over the text (length, reasoning and code markers, structured
@@ -7,13 +7,18 @@
 //! [`super::QualityPredictor`].
 
 use crate::catalog::Capability;
-use crate::tokens;
 use crate::wire::{ChatRequest, Message, ResponseFormat};
+
+use super::prompt_size::prompt_size;
 
 /// Answer length assumed when the request sets no limit: a few paragraphs, more for a long
 /// prompt, bounded.
 const BASE_OUTPUT_TOKENS: u64 = 256;
 const MAX_ESTIMATED_OUTPUT_TOKENS: u64 = 2_048;
+
+/// Bytes at the start and at the end of the task that reasoning, code and maths markers are
+/// looked for in.
+const MARKER_SCAN_BYTES: usize = 4 * 1024;
 
 /// Words that mark a request as asking for reasoning rather than recall.
 const REASONING_MARKERS: &[&str] = &[
@@ -58,6 +63,9 @@ const MATH_MARKERS: &[&str] = &[
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestAnalysis {
     pub prompt_tokens: u64,
+    /// Whether `prompt_tokens` was counted rather than estimated; always counted when a
+    /// candidate's context window is near it.
+    pub prompt_tokens_exact: bool,
     /// Likely completion tokens, all choices together.
     pub expected_output_tokens: u64,
     /// `max_completion_tokens` / `max_tokens`, when set.
@@ -67,22 +75,34 @@ pub struct RequestAnalysis {
     pub difficulty: f64,
 }
 
-/// Analyses a request. Counting tokens is CPU work proportional to the prompt: callers on an
-/// async runtime run it on the blocking pool for large prompts.
-pub fn analyse(request: &ChatRequest) -> RequestAnalysis {
-    let mut prompt_tokens = tokens::count_prompt(&request.messages);
-    if let Some(tools) = &request.tools {
-        prompt_tokens += serde_json::to_string(tools).map_or(0, |t| tokens::count_text(&t));
-    }
+/// Analyses a request for candidates with these `context_windows` (in tokens; their order does
+/// not matter). Its cost is bounded whatever the prompt's size, except when a window is close
+/// to the prompt's estimated size: the prompt is then counted exactly, which is CPU work
+/// proportional to its length, so callers on an async runtime run it on the blocking pool for
+/// large prompts.
+pub fn analyse(request: &ChatRequest, context_windows: &[u64]) -> RequestAnalysis {
     let requested_max_output = request
         .max_completion_tokens
         .or(request.max_tokens)
         .and_then(|n| u64::try_from(n).ok());
+    // A prompt fits a window when it leaves room for the output asked for (or one token).
+    let reserved = requested_max_output.unwrap_or(1);
+    let limits: Vec<u64> = context_windows
+        .iter()
+        .map(|w| w.saturating_sub(reserved))
+        .collect();
+    let tools = request
+        .tools
+        .as_ref()
+        .and_then(|tools| serde_json::to_string(tools).ok());
+    let size = prompt_size(&request.messages, tools.as_deref(), &limits);
+    let prompt_tokens = size.tokens;
     let choices = u64::from(request.n.unwrap_or(1).max(1));
     let per_choice = (BASE_OUTPUT_TOKENS + prompt_tokens / 4).min(MAX_ESTIMATED_OUTPUT_TOKENS);
     let per_choice = requested_max_output.map_or(per_choice, |cap| per_choice.min(cap));
     RequestAnalysis {
         prompt_tokens,
+        prompt_tokens_exact: size.exact,
         expected_output_tokens: per_choice * choices,
         requested_max_output,
         needs: required_capabilities(request),
@@ -127,12 +147,31 @@ pub fn task_text(request: &ChatRequest) -> String {
     task
 }
 
+/// The start and the end of a long task, lowercased: where a long prompt says what it asks
+/// (before or after the document it pastes), and all that the markers are looked for in, so
+/// that the look takes the same time whatever the prompt's length.
+fn task_excerpt(request: &ChatRequest) -> String {
+    let task = task_text(request);
+    if task.len() <= 2 * MARKER_SCAN_BYTES {
+        return task.to_lowercase();
+    }
+    let mut head = MARKER_SCAN_BYTES;
+    while !task.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = task.len() - MARKER_SCAN_BYTES;
+    while !task.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!("{}\n{}", &task[..head], &task[tail..]).to_lowercase()
+}
+
 fn difficulty(request: &ChatRequest, prompt_tokens: u64) -> f64 {
     // 10 tokens or fewer count as nothing, 10,000 or more as fully long.
     let length = ((prompt_tokens.max(1) as f64).log10() - 1.0) / 3.0;
     let mut score = 0.3 * length.clamp(0.0, 1.0);
 
-    let task = task_text(request).to_lowercase();
+    let task = task_excerpt(request);
     let hits = |markers: &[&str]| markers.iter().filter(|m| task.contains(*m)).count() as f64;
     score += (0.1 * hits(REASONING_MARKERS)).min(0.4);
     if hits(CODE_MARKERS) > 0.0 {
@@ -167,9 +206,10 @@ mod tests {
 
     #[test]
     fn a_greeting_is_easy_short_and_needs_nothing() {
-        let a = analyse(&request(
-            r#"{"model":"auto","messages":[{"role":"user","content":"Hello, world!"}]}"#,
-        ));
+        let a = analyse(
+            &request(r#"{"model":"auto","messages":[{"role":"user","content":"Hello, world!"}]}"#),
+            &[128_000],
+        );
         assert_eq!(a.prompt_tokens, 11);
         assert_eq!(a.expected_output_tokens, 258);
         assert!(a.needs.is_empty());
@@ -178,13 +218,39 @@ mod tests {
 
     #[test]
     fn reasoning_code_and_limits_shape_the_analysis() {
-        let a = analyse(&request(
-            r#"{"model":"auto","n":2,"max_tokens":100,"stream":true,"messages":[{"role":"user",
+        let a = analyse(
+            &request(
+                r#"{"model":"auto","n":2,"max_tokens":100,"stream":true,"messages":[{"role":"user",
                "content":"Prove step by step that this algorithm is correct:\n```\nfn f() {}\n```"}]}"#,
-        ));
+            ),
+            &[],
+        );
         assert_eq!(a.requested_max_output, Some(100));
         assert_eq!(a.expected_output_tokens, 200);
         assert_eq!(a.needs, vec![Capability::Streaming]);
         assert!(a.difficulty > 0.4, "{}", a.difficulty);
+    }
+
+    #[test]
+    fn markers_count_at_either_end_of_a_long_task_only() {
+        let filler = "The quick brown fox jumps over the lazy dog. ".repeat(1_000);
+        let at = |before: &str, after: &str| {
+            let content = format!("{before}{filler}{after}");
+            let body = serde_json::json!({"model": "auto",
+                "messages": [{"role": "user", "content": content}]});
+            analyse(&request(&body.to_string()), &[]).difficulty
+        };
+        let plain = at("", "");
+        let ask = "Prove step by step, then analyse the algorithm. ";
+        assert!(at(ask, "") > plain + 0.2);
+        assert!(at("", ask) > plain + 0.2);
+        let middle = format!(
+            "{}{ask}{}",
+            &filler[..filler.len() / 2],
+            &filler[filler.len() / 2..]
+        );
+        let body = serde_json::json!({"model": "auto",
+            "messages": [{"role": "user", "content": middle}]});
+        assert!((analyse(&request(&body.to_string()), &[]).difficulty - plain).abs() < 0.01);
     }
 }

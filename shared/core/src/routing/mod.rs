@@ -5,6 +5,7 @@
 //! - [`hints`]: `x-routing-hints` and `x-fallback-chain`.
 //! - [`preferences`]: an organisation's routing preferences.
 //! - [`analysis`]: tokens, expected output, needed capabilities, difficulty.
+//! - [`prompt_size`]: a prompt's tokens in bounded time, exact where a context window is near.
 //! - [`quality`]: the predicted quality of each candidate.
 //! - [`auto`]: filtering, scoring and choosing for `auto`.
 
@@ -12,6 +13,7 @@ pub mod analysis;
 pub mod auto;
 pub mod hints;
 pub mod preferences;
+pub mod prompt_size;
 pub mod quality;
 
 use std::collections::HashMap;
@@ -48,6 +50,8 @@ pub struct ModelRouter {
     /// Provider-less names (`gpt-4o`) that point at exactly one routable model.
     by_bare_name: HashMap<String, usize>,
     default_model: Option<usize>,
+    /// The distinct known context windows of the chat models, for [`analyse`].
+    context_windows: Vec<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,17 +109,30 @@ impl ModelRouter {
             })?),
             None => None,
         };
+        let mut context_windows: Vec<u64> = models
+            .iter()
+            .filter(|m| m.kind == ModelKind::Chat && m.context_window > 0)
+            .map(|m| m.context_window)
+            .collect();
+        context_windows.sort_unstable();
+        context_windows.dedup();
         Ok(ModelRouter {
             models,
             by_id,
             by_bare_name,
             default_model,
+            context_windows,
         })
     }
 
     /// Every routable model, in catalog order.
     pub fn models(&self) -> &[ModelEntry] {
         &self.models
+    }
+
+    /// The context windows `auto` filters by: the prompt sizes [`analyse`] counts exactly near.
+    pub fn context_windows(&self) -> &[u64] {
+        &self.context_windows
     }
 
     fn lookup(&self, requested: &str) -> Option<&ModelEntry> {
@@ -456,7 +473,7 @@ mod tests {
         }
 
         fn plan(&self, request: &ChatRequest, hints: RoutingHints) -> Result<Plan<'_>, ApiError> {
-            let analysis = analyse(request);
+            let analysis = analyse(request, self.router.context_windows());
             self.router.plan_auto(
                 &AutoInputs {
                     analysis: &analysis,

@@ -57,6 +57,7 @@ mod tests {
         let weak = catalog.get("groq/llama-3.1-8b-instant").unwrap();
         let mut analysis = RequestAnalysis {
             prompt_tokens: 10,
+            prompt_tokens_exact: true,
             expected_output_tokens: 10,
             requested_max_output: None,
             needs: vec![],

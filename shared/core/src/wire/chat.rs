@@ -170,7 +170,7 @@ impl Message {
     }
 
     /// Every piece of text the model will read in this message, for token counting.
-    pub fn for_each_text(&self, mut f: impl FnMut(&str)) {
+    pub fn for_each_text<'a>(&'a self, mut f: impl FnMut(&'a str)) {
         if let Some(content) = self.content() {
             content.for_each_text(&mut f);
         }
@@ -252,7 +252,7 @@ pub enum Content {
 }
 
 impl Content {
-    pub fn for_each_text(&self, f: &mut impl FnMut(&str)) {
+    pub fn for_each_text<'a>(&'a self, f: &mut impl FnMut(&'a str)) {
         match self {
             Content::Text(text) => f(text),
             Content::Parts(parts) => {

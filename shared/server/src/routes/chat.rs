@@ -28,8 +28,9 @@ use crate::request_id::RequestContext;
 use crate::spend::budget;
 use crate::state::AppState;
 
-/// Bodies larger than this are analysed on the blocking pool: counting their tokens would hold
-/// up other requests on the async runtime.
+/// Bodies larger than this are analysed on the blocking pool: should a context window be near
+/// their estimated size, counting their tokens exactly would hold up other requests on the
+/// async runtime.
 const ANALYSE_INLINE_MAX_BYTES: usize = 32 * 1024;
 
 pub async fn create(
@@ -60,12 +61,14 @@ pub async fn create(
         let predictor: &dyn QualityPredictor = match &state.learned {
             Some(model) => {
                 let prompt = task_text(&request);
-                ((request, analysis), learned) =
-                    tokio::join!(analysed(request, body.len()), model.for_prompt(prompt));
+                ((request, analysis), learned) = tokio::join!(
+                    analysed(&state, request, body.len()),
+                    model.for_prompt(prompt)
+                );
                 &learned
             }
             None => {
-                (request, analysis) = analysed(request, body.len()).await;
+                (request, analysis) = analysed(&state, request, body.len()).await;
                 state.predictor.as_ref()
             }
         };
@@ -136,20 +139,28 @@ pub async fn create(
     execute::run(&state, routed, &attempts, request, body).await
 }
 
-/// The request's analysis for `auto`, counted off the async runtime when the prompt is large
-/// or the tokenizer's tables are not built yet (the first `auto` request builds them: they take
-/// tens of megabytes that a gateway never routing `auto` does not spend).
-async fn analysed(request: ChatRequest, body_bytes: usize) -> (ChatRequest, RequestAnalysis) {
+/// The request's analysis for `auto`, off the async runtime when the prompt is large (its
+/// tokens are counted exactly should a context window be near its estimate) or the tokenizer's
+/// tables are not built yet (the first `auto` request builds them: they take tens of megabytes
+/// that a gateway never routing `auto` does not spend).
+async fn analysed(
+    state: &Arc<AppState>,
+    request: ChatRequest,
+    body_bytes: usize,
+) -> (ChatRequest, RequestAnalysis) {
+    let windows = state.router.context_windows();
     if body_bytes <= ANALYSE_INLINE_MAX_BYTES && gateway_core::tokens::is_ready() {
-        let analysis = analyse(&request);
+        let analysis = analyse(&request, windows);
         return (request, analysis);
     }
     let request = Arc::new(request);
     let shared = request.clone();
-    let analysis = tokio::task::spawn_blocking(move || analyse(&shared)).await;
+    let owned = state.clone();
+    let analysis =
+        tokio::task::spawn_blocking(move || analyse(&shared, owned.router.context_windows())).await;
     let request = Arc::try_unwrap(request).unwrap_or_else(|shared| (*shared).clone());
     // Should the blocking pool be gone, analyse here rather than fail the request.
-    let analysis = analysis.unwrap_or_else(|_| analyse(&request));
+    let analysis = analysis.unwrap_or_else(|_| analyse(&request, windows));
     (request, analysis)
 }
 
