@@ -13,6 +13,7 @@ bins=()
 for f in completions admin dashboard recommendations spend-alerts; do
     [ -f "functions/$f/Cargo.toml" ] && bins+=(--bin "$f")
 done
-"$cargo_lambda" lambda build --release --compiler cargo --x86-64 "${bins[@]}"
+"$cargo_lambda" lambda build --release --config infra/lambda-release.toml --compiler cargo \
+    --x86-64 "${bins[@]}"
 cargo build -p gateway-tests --bin lambda-bench
 exec "$target_dir/debug/lambda-bench" --lambda-dir "$target_dir/lambda" "$@"

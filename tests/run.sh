@@ -303,7 +303,8 @@ cargo_lambda_build() {
         fi
     done
     # One cargo invocation for every function, so shared crates compile once.
-    sam_offline cargo-lambda lambda build --release --compiler cargo --x86-64 "${args[@]}" || return 1
+    sam_offline cargo-lambda lambda build --release --config infra/lambda-release.toml \
+        --compiler cargo --x86-64 "${args[@]}" || return 1
     for f in "${LAMBDA_FUNCTIONS[@]}"; do
         [ -f "$REPO/functions/$f/Cargo.toml" ] || continue
         ls -l "$CARGO_TARGET_DIR/lambda/$f/bootstrap" || return 1
