@@ -303,9 +303,13 @@ fn stream_request(model: &str, directive: &str) -> String {
 
 /// Starts a child and waits for its "listening on URL" line.
 async fn start(bin: &PathBuf, args: &[&str], marker: &str) -> anyhow::Result<(Child, String)> {
+    // A store of this run's own, removed with the run's folder: receipts piled up by earlier
+    // runs in the user's data directory would be measured too.
+    let data_dir = std::env::temp_dir().join(format!("gateway-bench-{}/data", std::process::id()));
     let mut child = Command::new(bin)
         .args(args)
         .env("RUST_LOG", "warn")
+        .env("LLM_GATEWAY_DATA_DIR", data_dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
