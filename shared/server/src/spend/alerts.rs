@@ -142,7 +142,12 @@ pub async fn evaluate(context: &AlertContext, now: Timestamp) -> anyhow::Result<
     let orgs = context.store.list_orgs().await?;
     let mut evaluation = Evaluation::default();
     for org in orgs {
-        let Some(alert) = org.spend.alerts.clone().or(context.default_alert.clone()) else {
+        let Some(alert) = org
+            .spend
+            .alerts
+            .clone()
+            .or_else(|| context.default_alert.clone())
+        else {
             continue;
         };
         evaluation.organisations += 1;

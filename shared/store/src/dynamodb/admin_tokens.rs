@@ -7,8 +7,8 @@ use gateway_core::keys::GatewayKeyHash;
 
 use crate::dynamodb::DynamoStore;
 use crate::dynamodb::attrs::{
-    Item, condition_failed, get_n, get_n_opt, get_s, invalid_request, n, s, sdk_error,
-    transaction_condition_failed,
+    Item, condition_failed, get_n, get_n_opt, get_s, invalid_request, n, query_partition, s,
+    sdk_error, transaction_condition_failed,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::model::admin_token::AdminToken;
@@ -145,31 +145,19 @@ impl AdminTokenStore for DynamoStore {
     }
 
     async fn list_admin_tokens(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<AdminToken>> {
+        let items = query_partition(
+            &self.client,
+            &self.table,
+            org_pk(org_id),
+            Some(member_tokens_prefix(user_id)),
+        )
+        .await?;
         let mut tokens = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(org_pk(org_id)))
-                .expression_attribute_values(":prefix", s(member_tokens_prefix(user_id)))
-                .set_exclusive_start_key(start.take())
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items() {
-                let token = token_from_item(item)?;
-                // A prefix match may belong to a user id that extends this one with `#`.
-                if token.user_id == user_id {
-                    tokens.push(token);
-                }
-            }
-            match out.last_evaluated_key() {
-                Some(key) => start = Some(key.clone()),
-                None => break,
+        for item in &items {
+            let token = token_from_item(item)?;
+            // A prefix match may belong to a user id that extends this one with `#`.
+            if token.user_id == user_id {
+                tokens.push(token);
             }
         }
         tokens.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));

@@ -190,6 +190,44 @@ pub(super) async fn purge_expired(
     Ok(count)
 }
 
+/// Every item of partition `pk` (whose sort key starts with `sk_prefix`, if given), read
+/// consistently across all pages.
+pub async fn query_partition(
+    client: &Client,
+    table: &str,
+    pk: String,
+    sk_prefix: Option<String>,
+) -> StoreResult<Vec<Item>> {
+    let condition = match sk_prefix {
+        Some(_) => "pk = :pk AND begins_with(sk, :prefix)",
+        None => "pk = :pk",
+    };
+    let mut items = Vec::new();
+    let mut start: Option<Item> = None;
+    loop {
+        let out = client
+            .query()
+            .table_name(table)
+            .key_condition_expression(condition)
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .set_exclusive_start_key(start.take())
+            .consistent_read(true);
+        let out = match &sk_prefix {
+            Some(prefix) => out.expression_attribute_values(":prefix", s(prefix.clone())),
+            None => out,
+        }
+        .send()
+        .await
+        .map_err(sdk_error)?;
+        items.extend(out.items().iter().cloned());
+        match out.last_evaluated_key() {
+            Some(key) => start = Some(key.clone()),
+            None => break,
+        }
+    }
+    Ok(items)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::dynamodb::DynamoStore;
-use crate::dynamodb::attrs::{Item, condition_failed, get_n, get_n_opt, get_s, n, s, sdk_error};
+use crate::dynamodb::attrs::{
+    Item, condition_failed, get_n, get_n_opt, get_s, n, query_partition, s, sdk_error,
+};
 use crate::error::{StoreError, StoreResult};
 use crate::model::breaker::{BreakerRecord, SharedBreaker};
 use crate::ports::BreakerStore;
@@ -62,29 +64,11 @@ fn breaker_from_item(item: &Item) -> StoreResult<BreakerRecord> {
 #[async_trait]
 impl BreakerStore for DynamoStore {
     async fn list_breakers(&self) -> StoreResult<Vec<BreakerRecord>> {
-        let mut records = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(PK))
-                .set_exclusive_start_key(start.take())
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items() {
-                records.push(breaker_from_item(item)?);
-            }
-            match out.last_evaluated_key() {
-                Some(key) => start = Some(key.clone()),
-                None => break,
-            }
-        }
-        Ok(records)
+        query_partition(&self.client, &self.table, PK.to_owned(), None)
+            .await?
+            .iter()
+            .map(breaker_from_item)
+            .collect()
     }
 
     async fn get_breaker(&self, model: &str) -> StoreResult<BreakerRecord> {

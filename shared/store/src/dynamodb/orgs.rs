@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem};
 
 use crate::dynamodb::DynamoStore;
 use crate::dynamodb::attrs::{
-    Item, condition_failed, get_n, get_s, invalid_request, n, s, sdk_error,
+    Item, condition_failed, get_n, get_s, invalid_request, n, query_partition, s, sdk_error,
     transaction_condition_failed,
 };
 use crate::error::{StoreError, StoreResult};
@@ -256,29 +256,17 @@ impl OrgStore for DynamoStore {
     }
 
     async fn list_members(&self, org_id: &str) -> StoreResult<Vec<Member>> {
-        let mut members = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(org_pk(org_id)))
-                .expression_attribute_values(":prefix", s("MEMBER#"))
-                .set_exclusive_start_key(start.take())
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items() {
-                members.push(member_from_item(item)?);
-            }
-            match out.last_evaluated_key() {
-                Some(key) => start = Some(key.clone()),
-                None => break,
-            }
-        }
+        let items = query_partition(
+            &self.client,
+            &self.table,
+            org_pk(org_id),
+            Some("MEMBER#".to_owned()),
+        )
+        .await?;
+        let mut members = items
+            .iter()
+            .map(member_from_item)
+            .collect::<StoreResult<Vec<_>>>()?;
         members.sort_by(|a, b| a.user_id.cmp(&b.user_id));
         Ok(members)
     }
