@@ -27,6 +27,7 @@ use gateway_store::model::org::{Organization, Plan, PlanLimits};
 use gateway_store::model::receipt::{ReceiptRecord, TokenCounts};
 use gateway_store::{Store, StoreError, Timestamp};
 
+use crate::counter_writer::CounterWriter;
 use crate::limits::{Admitted, LimitSet, Limiter, Measure, Refused, TokenReservation, Window};
 use crate::lockout::{FailureOutcome, Lockout};
 use crate::receipt_writer::ReceiptWriter;
@@ -53,6 +54,7 @@ pub struct Access {
     lockout: Lockout,
     limiter: Limiter,
     pub writer: ReceiptWriter,
+    counter_writer: Arc<CounterWriter>,
     receipt_retention_days: i64,
     /// The configured organisation, re-read from the store like a key (its spend settings
     /// can change while the gateway runs).
@@ -112,14 +114,17 @@ impl Access {
         store: Arc<dyn Store>,
     ) -> anyhow::Result<Access> {
         let configured_org = Arc::new(ensure_configured_org(store.as_ref(), &config.limits).await?);
+        let counter_writer = Arc::new(CounterWriter::start(store.clone()));
         Ok(Access {
             budget: Budget::new(
                 store.clone(),
+                counter_writer.clone(),
                 config.spend.platform_fee_percent,
                 config.limits.default_max_output_tokens,
             ),
             writer: ReceiptWriter::start(store.clone()),
-            limiter: Limiter::new(store.clone()),
+            limiter: Limiter::new(store.clone(), counter_writer.clone()),
+            counter_writer,
             store,
             config_keys,
             limits: config.limits.clone(),
@@ -481,9 +486,10 @@ impl Access {
         });
     }
 
-    /// Writes every queued receipt; for clean shutdown.
+    /// Writes every queued receipt and counter change: before a Lambda invocation ends, and on
+    /// clean shutdown.
     pub async fn flush(&self) {
-        self.writer.flush().await;
+        tokio::join!(self.writer.flush(), self.counter_writer.flush());
     }
 }
 
@@ -555,23 +561,19 @@ impl Caller {
         *self.spend.lock().unwrap_or_else(PoisonError::into_inner) = Some(reservation);
     }
 
-    /// Replaces the held reservation (if any) by the actual cost, in the background.
+    /// Replaces the held reservation (if any) by the actual cost.
     fn settle_spend(&self, actual_micros: u64) {
         let reservation = self
             .spend
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let access = self.access.clone();
-        let org = self.org.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                access
-                    .budget
-                    .settle(reservation.as_ref(), &org, actual_micros, Timestamp::now())
-                    .await;
-            });
-        }
+        self.access.budget.settle(
+            reservation.as_ref(),
+            &self.org,
+            actual_micros,
+            Timestamp::now(),
+        );
     }
 
     /// The response's status, for a request whose route writes no receipt.
@@ -580,11 +582,8 @@ impl Caller {
     }
 
     fn reconcile(&self, actual: u64) {
-        if let Some(tokens) = self.tokens.clone() {
-            let access = self.access.clone();
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move { access.limiter.reconcile(&tokens, actual).await });
-            }
+        if let Some(tokens) = &self.tokens {
+            self.access.limiter.reconcile(tokens, actual);
         }
     }
 }

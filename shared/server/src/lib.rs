@@ -21,6 +21,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cors;
+pub mod counter_writer;
 pub mod demo;
 pub mod errors;
 pub mod execute;

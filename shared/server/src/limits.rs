@@ -15,6 +15,8 @@ use axum::http::{HeaderMap, HeaderValue};
 use gateway_core::{ApiError, ErrorKind};
 use gateway_store::{Counters, Timestamp};
 
+use crate::counter_writer::{CounterWriter, Urgency};
+
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
 
@@ -139,11 +141,12 @@ pub struct Refused {
 
 pub struct Limiter {
     counters: Arc<dyn Counters>,
+    writer: Arc<CounterWriter>,
 }
 
 impl Limiter {
-    pub fn new(counters: Arc<dyn Counters>) -> Self {
-        Limiter { counters }
+    pub fn new(counters: Arc<dyn Counters>, writer: Arc<CounterWriter>) -> Self {
+        Limiter { counters, writer }
     }
 
     /// Counts one request (and `estimate` tokens) against every limit in `set`, all or none.
@@ -253,20 +256,17 @@ impl Limiter {
         })
     }
 
-    /// Replaces a token estimate by the real count (`actual`; 0 when the call failed).
-    pub async fn reconcile(&self, reservation: &TokenReservation, actual: u64) {
+    /// Replaces a token estimate by the real count (`actual`; 0 when the call failed), through
+    /// the counter writer.
+    pub fn reconcile(&self, reservation: &TokenReservation, actual: u64) {
         let delta = i128::from(actual) - i128::from(reservation.estimate);
         let Ok(delta) = i64::try_from(delta) else {
             return;
         };
-        if delta == 0 {
-            return;
-        }
         for (key, start) in &reservation.counters {
             let expires = start.plus_millis(MINUTE_MS * 2);
-            if let Err(error) = self.counters.adjust(key, *start, delta, expires).await {
-                tracing::warn!(%error, "reconciling tokens per minute failed");
-            }
+            self.writer
+                .adjust(key.clone(), *start, delta, expires, Urgency::Limit);
         }
     }
 }
@@ -321,7 +321,8 @@ mod tests {
     #[tokio::test]
     async fn a_refusal_gives_back_what_the_other_limits_admitted() {
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-        let limiter = Limiter::new(store.clone());
+        let writer = Arc::new(CounterWriter::start(store.clone()));
+        let limiter = Limiter::new(store.clone(), writer.clone());
         let mut set = LimitSet::default();
         set.push("org:o", Measure::Requests, Window::Minute, Some(10));
         set.push("key:k", Measure::Tokens, Window::Minute, Some(100));
@@ -332,7 +333,8 @@ mod tests {
         let refused = limiter.admit(&set, 60, now).await.unwrap_err();
         assert_eq!(refused.error.status().as_u16(), 429);
         assert_eq!(store.get("rpm:org:o", start).await.unwrap(), 1);
-        limiter.reconcile(&ok.tokens, 10).await;
+        limiter.reconcile(&ok.tokens, 10);
+        writer.flush().await;
         assert_eq!(store.get("tpm:key:k", start).await.unwrap(), 10);
     }
 }

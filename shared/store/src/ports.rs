@@ -105,6 +105,16 @@ pub struct Admission {
     pub count: u64,
 }
 
+/// One change of [`Counters::adjust_many`]: `delta` added to the window `(key, window_start)`,
+/// which lives until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adjustment {
+    pub key: String,
+    pub window_start: Timestamp,
+    pub delta: i64,
+    pub expires_at: Timestamp,
+}
+
 /// Fixed-window counters for rate limits (requests and tokens per minute, requests per day),
 /// shared by every gateway process that uses the same store.
 #[async_trait]
@@ -129,6 +139,16 @@ pub trait Counters: Send + Sync {
         delta: i64,
         expires_at: Timestamp,
     ) -> StoreResult<u64>;
+    /// Applies every adjustment as [`Counters::adjust`] would, one after another (each count
+    /// floored at zero), in as few round trips as the backend allows: SQLite writes them in one
+    /// transaction. Counters change after a request this way, many requests' changes at once.
+    async fn adjust_many(&self, adjustments: &[Adjustment]) -> StoreResult<()> {
+        for a in adjustments {
+            self.adjust(&a.key, a.window_start, a.delta, a.expires_at)
+                .await?;
+        }
+        Ok(())
+    }
     /// The window's count (0 when absent or expired).
     async fn get(&self, key: &str, window_start: Timestamp) -> StoreResult<u64>;
     /// Deletes windows expired at `now`; returns how many.

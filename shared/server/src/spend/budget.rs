@@ -24,6 +24,7 @@ use gateway_store::{Counters, Timestamp};
 
 use super::keys;
 use super::period::{self, Period, Window};
+use crate::counter_writer::{CounterWriter, Urgency};
 
 const MICROS_PER_USD: f64 = 1e6;
 
@@ -75,14 +76,21 @@ pub struct Reservation {
 /// Costs, limits and counters for the request path; one per process.
 pub struct Budget {
     counters: Arc<dyn Counters>,
+    writer: Arc<CounterWriter>,
     fee_percent: f64,
     default_output_tokens: u64,
 }
 
 impl Budget {
-    pub fn new(counters: Arc<dyn Counters>, fee_percent: f64, default_output_tokens: u64) -> Self {
+    pub fn new(
+        counters: Arc<dyn Counters>,
+        writer: Arc<CounterWriter>,
+        fee_percent: f64,
+        default_output_tokens: u64,
+    ) -> Self {
         Budget {
             counters,
+            writer,
             fee_percent,
             default_output_tokens,
         }
@@ -250,10 +258,11 @@ impl Budget {
     }
 
     /// Records a finished request of `org` that cost `actual_micros`: replaces the
-    /// reservation in the windows that hold one, adds the cost to the other periods (day,
-    /// week and month are always counted, for reports and alerts), and counts the hour's
-    /// spend and requests for the anomaly detector.
-    pub async fn settle(
+    /// reservation in the windows that hold one (written at once, a limit reads them), adds the
+    /// cost to the other periods (day, week and month are always counted, for reports and
+    /// alerts), and counts the hour's spend and requests for the anomaly detector; all through
+    /// the counter writer, without waiting for the store.
+    pub fn settle(
         &self,
         reservation: Option<&Reservation>,
         org: &Organization,
@@ -263,41 +272,36 @@ impl Budget {
         let actual = i64::try_from(actual_micros).unwrap_or(i64::MAX);
         let held = reservation.map_or(0, |r| i64::try_from(r.micros).unwrap_or(i64::MAX));
         let tz = period::time_zone(&org.time_zone);
-        let mut writes: Vec<(String, Timestamp, i64, Timestamp)> = Vec::new();
         for p in Period::ALL {
             let reserved = reservation.and_then(|r| r.windows.iter().find(|w| w.period == p));
-            let (window, delta) = match reserved {
-                Some(window) => (window.clone(), actual - held),
-                None => (period::window(p, tz, now), actual),
+            let (window, delta, urgency) = match reserved {
+                Some(window) => (window.clone(), actual - held, Urgency::Limit),
+                None => (period::window(p, tz, now), actual, Urgency::Report),
             };
-            writes.push((
+            self.writer.adjust(
                 keys::spend(p, &org.id),
                 window.start,
                 delta,
                 keys::spend_expiry(&window),
-            ));
+                urgency,
+            );
         }
         let hour = period::hour_start(now);
-        writes.push((
+        let expires = keys::hourly_expiry(hour);
+        self.writer.adjust(
             keys::hourly(keys::Metric::Spend, &org.id),
             hour,
             actual,
-            keys::hourly_expiry(hour),
-        ));
-        writes.push((
+            expires,
+            Urgency::Report,
+        );
+        self.writer.adjust(
             keys::hourly(keys::Metric::Requests, &org.id),
             hour,
             1,
-            keys::hourly_expiry(hour),
-        ));
-        let adjustments = writes.iter().filter(|(.., delta, _)| *delta != 0).map(
-            |(key, start, delta, expires)| async move {
-                if let Err(error) = self.counters.adjust(key, *start, *delta, *expires).await {
-                    tracing::warn!(%error, "recording spend failed");
-                }
-            },
+            expires,
+            Urgency::Report,
         );
-        futures::future::join_all(adjustments).await;
     }
 }
 

@@ -5,18 +5,18 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::StoreResult;
-use crate::ports::{Admission, Counters};
+use crate::ports::{Adjustment, Admission, Counters};
 use crate::sqlite::{SqliteStore, from_sql_int, sqlite_error, to_sql_int};
 use crate::time::Timestamp;
 
 /// The live count of a window (an expired window counts as empty).
 fn current(conn: &Connection, key: &str, window: i64, now: i64) -> StoreResult<i64> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT count FROM counters WHERE key = ?1 AND window_start = ?2 AND expires_at > ?3",
-            params![key, window, now],
-            |row| row.get(0),
         )
+        .map_err(sqlite_error)?
+        .query_row(params![key, window, now], |row| row.get(0))
         .optional()
         .map_err(sqlite_error)?
         .unwrap_or(0))
@@ -29,11 +29,12 @@ fn store(
     count: i64,
     expires_at: i64,
 ) -> StoreResult<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO counters (key, window_start, count, expires_at) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (key, window_start) DO UPDATE SET count = excluded.count, expires_at = excluded.expires_at",
-        params![key, window, count, expires_at],
     )
+    .map_err(sqlite_error)?
+    .execute(params![key, window, count, expires_at])
     .map_err(sqlite_error)?;
     Ok(())
 }
@@ -97,6 +98,28 @@ impl Counters for SqliteStore {
             store(&tx, &key, window_start.millis(), count, expires_at.millis())?;
             tx.commit().map_err(sqlite_error)?;
             Ok(from_sql_int(count))
+        })
+        .await
+    }
+
+    async fn adjust_many(&self, adjustments: &[Adjustment]) -> StoreResult<()> {
+        if adjustments.is_empty() {
+            return Ok(());
+        }
+        let adjustments = adjustments.to_vec();
+        let now = Timestamp::now().millis();
+        self.call(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sqlite_error)?;
+            for a in &adjustments {
+                let start = a.window_start.millis();
+                let count = current(&tx, &a.key, start, now)?
+                    .saturating_add(a.delta)
+                    .max(0);
+                store(&tx, &a.key, start, count, a.expires_at.millis())?;
+            }
+            tx.commit().map_err(sqlite_error)
         })
         .await
     }

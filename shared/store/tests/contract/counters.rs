@@ -2,7 +2,7 @@
 //! under concurrent callers.
 
 use gateway_store::model::id::new_id;
-use gateway_store::{Admission, Store, Timestamp};
+use gateway_store::{Adjustment, Admission, Store, Timestamp};
 
 /// The current minute's window, alive for two minutes: counters read expiry against the clock.
 fn window() -> (String, Timestamp, Timestamp) {
@@ -137,4 +137,35 @@ pub async fn expired_counter_windows_read_as_empty_and_are_purged<S: Store>(stor
         .unwrap();
     assert!(store.purge_expired_counters(now).await.unwrap() >= 1);
     assert_eq!(store.get(&key, live).await.unwrap(), 4);
+}
+
+pub async fn adjustments_in_one_batch_apply_in_order_and_floor_at_zero<S: Store>(store: S) {
+    let (key, start, ttl) = window();
+    let (other, _, _) = window();
+    store.add(&key, start, 5, 100, ttl).await.unwrap();
+    let change = |key: &str, window_start: Timestamp, delta: i64| Adjustment {
+        key: key.to_owned(),
+        window_start,
+        delta,
+        expires_at: ttl,
+    };
+    store.adjust_many(&[]).await.unwrap();
+    store
+        .adjust_many(&[
+            change(&key, start, 10),
+            change(&other, start, 3),
+            change(&key, start, -2),
+            change(&key, start.plus_secs(60), 4),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.get(&key, start).await.unwrap(), 13);
+    assert_eq!(store.get(&other, start).await.unwrap(), 3);
+    assert_eq!(store.get(&key, start.plus_secs(60)).await.unwrap(), 4);
+    // Each change is floored on its own, as `adjust` would: -20 empties the window, +1 counts.
+    store
+        .adjust_many(&[change(&other, start, -20), change(&other, start, 1)])
+        .await
+        .unwrap();
+    assert_eq!(store.get(&other, start).await.unwrap(), 1);
 }
