@@ -34,6 +34,8 @@ use gateway_core::wire::{ChatRequest, parse_json_body};
 
 /// About how long each case may take, so that slow cases run fewer times.
 const BUDGET_PER_CASE: Duration = Duration::from_secs(2);
+/// Turns of the growing conversation, at most.
+const TURNS: usize = 300;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let iterations: usize = std::env::args()
@@ -167,7 +169,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         let analysis = analyse(request, windows);
         let exact = gateway_core::tokens::count_prompt(&request.messages);
         let error = (analysis.prompt_tokens as f64 - exact as f64) / exact as f64 * 100.0;
-        let timings = time(iterations, || decide(request))?;
+        // Every decision here sees its prompt for the first time: no count is remembered.
+        let timings = time(iterations, || {
+            gateway_core::tokens::forget_remembered_counts();
+            decide(request)
+        })?;
         report(
             name,
             analysis.prompt_tokens,
@@ -221,6 +227,24 @@ fn main() -> Result<(), Box<dyn Error>> {
         );
         all.extend(&timings);
     }
+    // A chat client resending its conversation, at gpt-4o's window, with a new question each
+    // time: the earlier turns' counts are remembered, the first decision counts them all.
+    gateway_core::tokens::forget_remembered_counts();
+    let turns = next_turns(&prompts, 126_000, iterations.min(TURNS))?;
+    let mut turn = turns.iter();
+    let mut timings = Timings::default();
+    let analysis = analyse(&turns[0], windows);
+    for _ in 0..turns.len() {
+        let request = turn.next().ok_or("no turn left")?;
+        timings.record(|| decide(request))?;
+    }
+    report(
+        "auto, history at the window, new turn",
+        analysis.prompt_tokens,
+        Some((analysis.prompt_tokens_exact, 0.0)),
+        &timings,
+    );
+    all.extend(&timings);
     report("auto, whole mix", 0, None, &all);
     Ok(())
 }
@@ -272,6 +296,29 @@ fn history(
     }
     let body = serde_json::json!({"model": "auto", "messages": messages}).to_string();
     parse_json_body(body.as_bytes())
+}
+
+/// Turns of a conversation sent whole each time: one history of about `target_tokens`, then a
+/// different last question in each of `count` requests.
+fn next_turns(
+    prompts: &[String],
+    target_tokens: usize,
+    count: usize,
+) -> Result<Vec<ChatRequest>, Box<dyn Error>> {
+    let base = history(prompts, target_tokens).map_err(|e| e.to_string())?;
+    let base = serde_json::to_value(&base.messages)?;
+    let base = base.as_array().ok_or("messages are not an array")?;
+    (0..count)
+        .map(|i| {
+            let mut messages = base.clone();
+            messages.push(serde_json::json!({
+                "role": "user",
+                "content": format!("Question {i}: which of the answers above is the weakest, and why?"),
+            }));
+            let body = serde_json::json!({"model": "auto", "messages": messages}).to_string();
+            parse_json_body(body.as_bytes()).map_err(|e| e.to_string().into())
+        })
+        .collect()
 }
 
 fn provider(id: &str, dialect: Dialect) -> ResolvedProvider {

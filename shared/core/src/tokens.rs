@@ -5,9 +5,16 @@
 //! The tokenizer's tables take tens of megabytes and a few hundred milliseconds to build, and
 //! providers that report usage never need them: they are built on first use. Counting is CPU
 //! work, so callers on an async runtime run it on the blocking pool.
+//!
+//! Chat clients send the whole conversation with every turn, so the long texts of a
+//! conversation come back again and again: [`count_texts_remembered`] keeps their counts by a
+//! hash of the text, and a conversation grown by one turn costs a count of that turn only.
 
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
+use lru::LruCache;
 use tiktoken_rs::CoreBPE;
 
 use crate::wire::Message;
@@ -32,6 +39,65 @@ pub fn is_ready() -> bool {
 
 pub fn count_text(text: &str) -> u64 {
     encoder().encode_ordinary(text).len() as u64
+}
+
+/// Texts whose counts are remembered, at most, in about 4 MB (a hash, a length and a count
+/// each): some thirty conversations of 128k tokens in turns of a paragraph.
+const REMEMBERED: NonZeroUsize = NonZeroUsize::new(65_536).unwrap();
+
+/// Counts of long texts by the text's 64-bit XXH3 hash and length: a wrong count would need
+/// two texts of one length with one hash.
+type Remembered = Mutex<LruCache<(u64, usize), u64>>;
+
+fn remembered() -> &'static Remembered {
+    static COUNTS: OnceLock<Remembered> = OnceLock::new();
+    COUNTS.get_or_init(|| Mutex::new(LruCache::new(REMEMBERED)))
+}
+
+/// The tokens of all `texts` together, as [`count_text`] would count them one by one, with
+/// their counts remembered (the least recently used forgotten first): a lookup is quicker than
+/// a count even for a role's name. The memory is locked at most twice per call.
+pub fn count_texts_remembered(texts: &[&str]) -> u64 {
+    let mut total = 0;
+    let keys = texts.iter().map(|text| {
+        (
+            xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
+            text.len(),
+            *text,
+        )
+    });
+    let lock = || remembered().lock().unwrap_or_else(PoisonError::into_inner);
+    let mut missing = Vec::new();
+    {
+        let mut counts = lock();
+        for (hash, len, text) in keys {
+            match counts.get(&(hash, len)) {
+                Some(&count) => total += count,
+                None => missing.push((hash, len, text)),
+            }
+        }
+    }
+    if missing.is_empty() {
+        return total;
+    }
+    let counted: Vec<_> = missing
+        .into_iter()
+        .map(|(hash, len, text)| ((hash, len), count_text(text)))
+        .collect();
+    let mut counts = lock();
+    for (key, count) in counted {
+        total += count;
+        counts.put(key, count);
+    }
+    total
+}
+
+/// Forgets every remembered count, so that the next counts are first counts (benchmarks).
+pub fn forget_remembered_counts() {
+    remembered()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
 }
 
 /// Prompt tokens of a conversation, counted the way OpenAI bills chat messages.
@@ -76,6 +142,20 @@ impl OutputText {
 mod tests {
     use super::*;
     use crate::wire::{ChatRequest, parse_json_body};
+
+    #[test]
+    fn remembered_counts_are_the_counts() {
+        let long = "The quick brown fox jumps over the lazy dog. ".repeat(200);
+        let other = format!("{long}One more sentence.");
+        let texts = [long.as_str(), "short", other.as_str(), long.as_str()];
+        let expected: u64 = texts.iter().map(|t| count_text(t)).sum();
+        assert_eq!(count_texts_remembered(&texts), expected);
+        assert_eq!(count_texts_remembered(&texts), expected);
+        assert_eq!(
+            count_texts_remembered(&texts[1..3]),
+            expected - 2 * count_text(&long)
+        );
+    }
 
     #[test]
     fn counts_text_with_the_real_tokenizer() {

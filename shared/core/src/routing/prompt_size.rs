@@ -8,7 +8,9 @@
 //! proxy in windows spread over the text, counted exactly. On prose, code and CJK text the
 //! estimate is within a few percent. It serves the ranking (cost, latency, difficulty); whether
 //! the prompt fits a context window is decided on the exact count whenever a window lies within
-//! the estimate's margin of error, so a model is never left out, or kept, on a guess.
+//! the estimate's margin of error, so a model is never left out, or kept, on a guess. Such
+//! counts remember the long texts they counted, so the growing conversation of a chat client
+//! is counted in full once, then turn by turn.
 
 use crate::tokens;
 use crate::wire::Message;
@@ -46,22 +48,29 @@ pub fn prompt_size(messages: &[Message], extra: Option<&str>, limits: &[u64]) ->
     let framing = tokens::prompt_texts(messages, |text| texts.push(text));
     texts.extend(extra);
     let bytes: usize = texts.iter().map(|t| t.len()).sum();
-    let exact = || PromptSize {
-        tokens: framing + texts.iter().map(|t| tokens::count_text(t)).sum::<u64>(),
+    // A long prompt counted in full is one near a context window: most likely a conversation
+    // that will come back with one more turn, so its texts' counts are remembered.
+    let exact = |remember: bool| PromptSize {
+        tokens: framing
+            + if remember {
+                tokens::count_texts_remembered(&texts)
+            } else {
+                texts.iter().map(|t| tokens::count_text(t)).sum::<u64>()
+            },
         exact: true,
     };
     if bytes <= SAMPLE_BYTES {
-        return exact();
+        return exact(false);
     }
     let Some(estimated) = estimate(&texts, bytes) else {
-        return exact();
+        return exact(true);
     };
     let margin = estimated.margin + MARGIN_TOKENS;
     let estimated = framing + estimated.tokens;
     let low = estimated.saturating_sub(margin);
     let high = estimated + margin;
     if limits.iter().any(|&limit| low <= limit && limit < high) {
-        return exact();
+        return exact(true);
     }
     PromptSize {
         tokens: estimated,
