@@ -53,7 +53,7 @@ async fn the_schedule_writes_a_report_per_organisation_to_s3() {
         .collect();
     // Older than the week analysed: not counted.
     receipts.push(receipt(&busy.id, 99, now.plus_days(-9)));
-    store.append_receipts(&receipts).await.unwrap();
+    store.append_receipts(receipts.into()).await.unwrap();
 
     let bucket = harness::unique("reports");
     let s3 = S3Bucket::connect(&S3Config {

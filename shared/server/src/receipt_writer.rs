@@ -114,8 +114,9 @@ async fn write_batches(
                 .flatten();
         }
         if !batch.is_empty() {
-            write_one_batch(store.as_ref(), &batch, &dropped).await;
-            batch.clear();
+            let records: Arc<[ReceiptRecord]> =
+                std::mem::replace(&mut batch, Vec::with_capacity(BATCH)).into();
+            write_one_batch(store.as_ref(), records, &dropped).await;
         }
         for done in waiting.drain(..) {
             let _ = done.send(());
@@ -123,10 +124,14 @@ async fn write_batches(
     }
 }
 
-async fn write_one_batch(store: &dyn ReceiptStore, batch: &[ReceiptRecord], dropped: &AtomicU64) {
+async fn write_one_batch(
+    store: &dyn ReceiptStore,
+    batch: Arc<[ReceiptRecord]>,
+    dropped: &AtomicU64,
+) {
     let mut delay = Duration::from_millis(100);
     for attempt in 1..=ATTEMPTS {
-        match store.append_receipts(batch).await {
+        match store.append_receipts(batch.clone()).await {
             Ok(()) => return,
             Err(error) if attempt < ATTEMPTS => {
                 tracing::warn!(%error, attempt, "writing receipts failed; retrying");

@@ -2,6 +2,8 @@
 //! the same contract suite (`tests/contract/`), so code written against these traits behaves
 //! the same on an SQLite file and on a DynamoDB table.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use gateway_core::keys::GatewayKeyHash;
 
@@ -158,8 +160,10 @@ pub trait Counters: Send + Sync {
 /// The request log: one receipt per request.
 #[async_trait]
 pub trait ReceiptStore: Send + Sync {
-    /// Stores every record; a record whose request id is already stored replaces it.
-    async fn append_receipts(&self, records: &[ReceiptRecord]) -> StoreResult<()>;
+    /// Stores every record; a record whose request id is already stored replaces it. The
+    /// records are shared, not borrowed, so a backend can serialise them off the async runtime
+    /// and a caller can send the same batch again.
+    async fn append_receipts(&self, records: Arc<[ReceiptRecord]>) -> StoreResult<()>;
     /// Newest first; records expired at `now` are never returned.
     async fn query_receipts(
         &self,

@@ -2,6 +2,8 @@
 //! partition (or `gsi1` for one key's receipts), cursors as sort-key bounds, filters as a
 //! `FilterExpression`, and expired items filtered on read.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
@@ -196,7 +198,7 @@ fn put_request(item: Item) -> StoreResult<WriteRequest> {
 
 #[async_trait]
 impl ReceiptStore for DynamoStore {
-    async fn append_receipts(&self, records: &[ReceiptRecord]) -> StoreResult<()> {
+    async fn append_receipts(&self, records: Arc<[ReceiptRecord]>) -> StoreResult<()> {
         let requests = records
             .iter()
             .map(|record| put_request(receipt_item(record)?))

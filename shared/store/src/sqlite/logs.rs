@@ -1,6 +1,8 @@
 //! `ReceiptStore` and `AuditLog` on SQLite: records as JSON, searched through indexed columns,
 //! newest first with keyset pagination (`at`, then id, both descending).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params};
@@ -87,33 +89,31 @@ fn select_bodies(
 
 #[async_trait]
 impl ReceiptStore for SqliteStore {
-    async fn append_receipts(&self, records: &[ReceiptRecord]) -> StoreResult<()> {
-        // The searchable columns and the body; the record itself is not cloned (its `details`
-        // is the largest part).
-        let rows = records
-            .iter()
-            .map(|r| {
-                Ok((
-                    (r.request_id.clone(), r.org_id.clone(), r.at.millis()),
-                    (r.model.clone(), r.provider.clone(), r.status),
-                    (r.key_id.clone(), r.expires_at.millis()),
-                    serde_json::to_string(r)?,
-                ))
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
+    async fn append_receipts(&self, records: Arc<[ReceiptRecord]>) -> StoreResult<()> {
+        // Serialised on the blocking pool with the writes: a batch's bodies are CPU work that
+        // would otherwise hold up an async worker and the requests waiting on it.
         self.call(move |conn| {
             let tx = conn.transaction().map_err(sqlite_error)?;
             {
                 let mut stmt = tx
-                    .prepare(
+                    .prepare_cached(
                         "INSERT OR REPLACE INTO receipts \
                          (request_id, org_id, at, model, provider, status, key_id, expires_at, body) \
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     )
                     .map_err(sqlite_error)?;
-                for ((id, org, at), (model, provider, status), (key, expires), body) in &rows {
+                for r in records.iter() {
+                    let body = serde_json::to_string(r)?;
                     stmt.execute(params![
-                        id, org, at, model, provider, status, key, expires, body
+                        r.request_id,
+                        r.org_id,
+                        r.at.millis(),
+                        r.model,
+                        r.provider,
+                        r.status,
+                        r.key_id,
+                        r.expires_at.millis(),
+                        body
                     ])
                     .map_err(sqlite_error)?;
                 }

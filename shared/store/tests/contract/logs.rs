@@ -73,11 +73,14 @@ pub async fn receipts_page_newest_first_with_an_opaque_cursor<S: Store>(store: S
     let org = stored_org(&store, Plan::Pro).await;
     let other = stored_org(&store, Plan::Pro).await;
     let records: Vec<_> = (0..25).map(|i| receipt(&org, i)).collect();
-    store.append_receipts(&records[..13]).await.unwrap();
-    store.append_receipts(&records[13..]).await.unwrap();
-    store.append_receipts(&[receipt(&other, 3)]).await.unwrap();
+    store.append_receipts(records[..13].into()).await.unwrap();
+    store.append_receipts(records[13..].into()).await.unwrap();
+    store
+        .append_receipts(vec![receipt(&other, 3)].into())
+        .await
+        .unwrap();
     // A batch sent again replaces, never doubles.
-    store.append_receipts(&records[..2]).await.unwrap();
+    store.append_receipts(records[..2].into()).await.unwrap();
 
     let mut query = ReceiptQuery::for_org(&org.id);
     query.limit = 10;
@@ -107,7 +110,10 @@ pub async fn receipts_page_newest_first_with_an_opaque_cursor<S: Store>(store: S
     // Records written after a page was read do not shift the next page.
     query.limit = 10;
     let page = store.query_receipts(&query, T0).await.unwrap();
-    store.append_receipts(&[receipt(&org, 100)]).await.unwrap();
+    store
+        .append_receipts(vec![receipt(&org, 100)].into())
+        .await
+        .unwrap();
     query.cursor = page.next;
     assert_eq!(
         ids(&store.query_receipts(&query, T0).await.unwrap().items),
@@ -124,7 +130,7 @@ pub async fn receipts_page_newest_first_with_an_opaque_cursor<S: Store>(store: S
 pub async fn receipts_are_searched_by_every_filter<S: Store>(store: S) {
     let org = stored_org(&store, Plan::Pro).await;
     let records: Vec<_> = (0..30).map(|i| receipt(&org, i)).collect();
-    store.append_receipts(&records).await.unwrap();
+    store.append_receipts(records.clone().into()).await.unwrap();
     let base = ReceiptQuery {
         limit: 4,
         ..ReceiptQuery::for_org(&org.id)
@@ -228,7 +234,7 @@ pub async fn expired_receipts_are_never_returned_and_are_purged<S: Store>(store:
             T0.plus_days(7)
         };
     }
-    store.append_receipts(&records).await.unwrap();
+    store.append_receipts(records.clone().into()).await.unwrap();
     let query = ReceiptQuery::for_org(&org.id);
     assert_eq!(
         store.query_receipts(&query, T0).await.unwrap().items.len(),
