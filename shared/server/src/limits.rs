@@ -4,16 +4,16 @@
 //!
 //! Tokens are estimated before the call (the request body's bytes / 4 for the prompt, plus
 //! `max_completion_tokens` / `max_tokens` or `[limits] default_max_output_tokens`) and
-//! reconciled with the real figure afterwards. Every counter of a request is asked at once, so
-//! the check costs one store round trip of latency; when any refuses, the others give their
-//! share back. The response carries the most restrictive limit as `X-RateLimit-*` headers.
+//! reconciled with the real figure afterwards. Every counter of a request is asked in one call,
+//! all or none ([`Counters::add_all`]: one transaction on SQLite; side by side on DynamoDB, the
+//! others giving their share back when one refuses), so the check costs one store round trip. The response carries the most restrictive limit as `X-RateLimit-*` headers.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue};
 use gateway_core::{ApiError, ErrorKind};
-use gateway_store::{Counters, Timestamp};
+use gateway_store::{Ask, Counters, Timestamp};
 
 use crate::counter_writer::{CounterWriter, Urgency};
 
@@ -156,46 +156,47 @@ impl Limiter {
         estimate: u64,
         now: Timestamp,
     ) -> Result<Admitted, Refused> {
-        let asks = set.limits.iter().map(|limit| {
-            let amount = match limit.measure {
-                Measure::Requests => 1,
-                Measure::Tokens => estimate,
-            };
-            let start = limit.window.start(now);
-            let key = limit.counter_key();
-            let expires = start.plus_millis(limit.window.millis() * 2);
-            async move {
-                let outcome = self
-                    .counters
-                    .add(&key, start, amount, limit.max, expires)
-                    .await;
-                (limit, key, start, expires, amount, outcome)
+        let asks: Vec<Ask> = set
+            .limits
+            .iter()
+            .map(|limit| {
+                let window_start = limit.window.start(now);
+                Ask {
+                    key: limit.counter_key(),
+                    window_start,
+                    amount: match limit.measure {
+                        Measure::Requests => 1,
+                        Measure::Tokens => estimate,
+                    },
+                    limit: limit.max,
+                    expires_at: window_start.plus_millis(limit.window.millis() * 2),
+                }
+            })
+            .collect();
+        let admissions = match self.counters.add_all(&asks).await {
+            Ok(admissions) => admissions,
+            // A store that cannot answer does not stop traffic; the failure is logged.
+            Err(error) => {
+                tracing::warn!(%error, "rate-limit counters unavailable; request admitted");
+                Vec::new()
             }
-        });
-        let answers = futures::future::join_all(asks).await;
+        };
 
         let mut refused: Option<(&Limit, Timestamp)> = None;
         let mut standing: Option<Standing> = None;
-        for (limit, _, start, _, _, outcome) in &answers {
-            let (admitted, count) = match outcome {
-                Ok(a) => (a.admitted, a.count),
-                // A store that cannot answer does not stop traffic; the failure is logged.
-                Err(error) => {
-                    tracing::warn!(%error, "rate-limit counter unavailable; request admitted");
-                    continue;
-                }
-            };
-            let reset = reset_secs(limit.window, *start, now);
-            if !admitted {
+        for ((limit, ask), admission) in set.limits.iter().zip(&asks).zip(&admissions) {
+            let start = ask.window_start;
+            let reset = reset_secs(limit.window, start, now);
+            if !admission.admitted {
                 if refused.is_none_or(|(_, s)| reset > reset_secs(limit.window, s, now)) {
-                    refused = Some((limit, *start));
+                    refused = Some((limit, start));
                 }
                 continue;
             }
             if limit.measure == Measure::Requests {
                 let candidate = Standing {
                     limit: limit.max,
-                    remaining: limit.max.saturating_sub(count),
+                    remaining: limit.max.saturating_sub(admission.count),
                     reset_secs: reset,
                 };
                 if standing.is_none_or(|s| candidate.remaining < s.remaining) {
@@ -205,14 +206,6 @@ impl Limiter {
         }
 
         if let Some((limit, start)) = refused {
-            for (_, key, start, expires, amount, outcome) in &answers {
-                if outcome.as_ref().is_ok_and(|a| a.admitted) && *amount > 0 {
-                    let delta = -i64::try_from(*amount).unwrap_or(i64::MAX);
-                    if let Err(error) = self.counters.adjust(key, *start, delta, *expires).await {
-                        tracing::warn!(%error, "giving back a rate-limit count failed");
-                    }
-                }
-            }
             let reset = reset_secs(limit.window, start, now);
             let what = match (limit.measure, limit.window) {
                 (Measure::Requests, Window::Minute) => "requests per minute",
@@ -245,10 +238,12 @@ impl Limiter {
             });
         }
 
-        let counters = answers
+        let counters = set
+            .limits
             .iter()
-            .filter(|(limit, ..)| limit.measure == Measure::Tokens)
-            .map(|(_, key, start, ..)| (key.clone(), *start))
+            .zip(asks)
+            .filter(|(limit, _)| limit.measure == Measure::Tokens)
+            .map(|(_, ask)| (ask.key, ask.window_start))
             .collect();
         Ok(Admitted {
             standing,

@@ -24,7 +24,7 @@ pub mod time;
 
 pub use error::{StoreError, StoreResult};
 pub use ports::{
-    Adjustment, AdminTokenStore, Admission, AuditLog, BreakerStore, Counters, KeyStore, OrgStore,
-    ReceiptStore, Store,
+    Adjustment, AdminTokenStore, Admission, Ask, AuditLog, BreakerStore, Counters, KeyStore,
+    OrgStore, ReceiptStore, Store,
 };
 pub use time::Timestamp;

@@ -107,6 +107,17 @@ pub struct Admission {
     pub count: u64,
 }
 
+/// One ask of [`Counters::add_all`]: `amount` added to the window `(key, window_start)` if the
+/// result stays within `limit`; the window lives until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ask {
+    pub key: String,
+    pub window_start: Timestamp,
+    pub amount: u64,
+    pub limit: u64,
+    pub expires_at: Timestamp,
+}
+
 /// One change of [`Counters::adjust_many`]: `delta` added to the window `(key, window_start)`,
 /// which lives until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +143,38 @@ pub trait Counters: Send + Sync {
         limit: u64,
         expires_at: Timestamp,
     ) -> StoreResult<Admission>;
+    /// Every ask at once, all or none: when each fits its limit, each is added
+    /// ([`Admission::admitted`], with the new count); when any does not, none is counted, and
+    /// each admission says whether that ask alone fitted, with the count as it stands. Backends
+    /// that can check and write every window in one transaction do (SQLite); the default adds
+    /// them one by one and gives back what was added when one is refused.
+    async fn add_all(&self, asks: &[Ask]) -> StoreResult<Vec<Admission>> {
+        let mut admissions = Vec::with_capacity(asks.len());
+        for ask in asks {
+            admissions.push(
+                self.add(
+                    &ask.key,
+                    ask.window_start,
+                    ask.amount,
+                    ask.limit,
+                    ask.expires_at,
+                )
+                .await?,
+            );
+        }
+        if admissions.iter().all(|a| a.admitted) {
+            return Ok(admissions);
+        }
+        for (ask, admission) in asks.iter().zip(admissions.iter_mut()) {
+            if admission.admitted && ask.amount > 0 {
+                let delta = -i64::try_from(ask.amount).unwrap_or(i64::MAX);
+                admission.count = self
+                    .adjust(&ask.key, ask.window_start, delta, ask.expires_at)
+                    .await?;
+            }
+        }
+        Ok(admissions)
+    }
     /// Adds `delta` (negative to give back) without a limit: reconciles an estimate (tokens per
     /// minute) with the actual figure. Returns the new count (never below zero).
     async fn adjust(

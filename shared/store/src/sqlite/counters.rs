@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::StoreResult;
-use crate::ports::{Adjustment, Admission, Counters};
+use crate::ports::{Adjustment, Admission, Ask, Counters};
 use crate::sqlite::{SqliteStore, from_sql_int, sqlite_error, to_sql_int};
 use crate::time::Timestamp;
 
@@ -98,6 +98,49 @@ impl Counters for SqliteStore {
             store(&tx, &key, window_start.millis(), count, expires_at.millis())?;
             tx.commit().map_err(sqlite_error)?;
             Ok(from_sql_int(count))
+        })
+        .await
+    }
+
+    async fn add_all(&self, asks: &[Ask]) -> StoreResult<Vec<Admission>> {
+        let asks = asks.to_vec();
+        let now = Timestamp::now().millis();
+        self.call(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sqlite_error)?;
+            let mut counts = Vec::with_capacity(asks.len());
+            for ask in &asks {
+                let count = current(&tx, &ask.key, ask.window_start.millis(), now)?;
+                let wanted = count.saturating_add(to_sql_int(ask.amount));
+                counts.push((count, wanted, wanted <= to_sql_int(ask.limit)));
+            }
+            if !counts.iter().all(|&(_, _, fits)| fits) {
+                return Ok(counts
+                    .into_iter()
+                    .map(|(count, _, fits)| Admission {
+                        admitted: fits,
+                        count: from_sql_int(count),
+                    })
+                    .collect());
+            }
+            for (ask, &(_, wanted, _)) in asks.iter().zip(&counts) {
+                store(
+                    &tx,
+                    &ask.key,
+                    ask.window_start.millis(),
+                    wanted,
+                    ask.expires_at.millis(),
+                )?;
+            }
+            tx.commit().map_err(sqlite_error)?;
+            Ok(counts
+                .into_iter()
+                .map(|(_, wanted, _)| Admission {
+                    admitted: true,
+                    count: from_sql_int(wanted),
+                })
+                .collect())
         })
         .await
     }

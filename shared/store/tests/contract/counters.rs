@@ -2,7 +2,7 @@
 //! under concurrent callers.
 
 use gateway_store::model::id::new_id;
-use gateway_store::{Adjustment, Admission, Store, Timestamp};
+use gateway_store::{Adjustment, Admission, Ask, Store, Timestamp};
 
 /// The current minute's window, alive for two minutes: counters read expiry against the clock.
 fn window() -> (String, Timestamp, Timestamp) {
@@ -168,4 +168,51 @@ pub async fn adjustments_in_one_batch_apply_in_order_and_floor_at_zero<S: Store>
         .await
         .unwrap();
     assert_eq!(store.get(&other, start).await.unwrap(), 1);
+}
+
+pub async fn asks_are_admitted_all_or_none<S: Store>(store: S) {
+    let (requests, start, ttl) = window();
+    let (tokens, _, _) = window();
+    let ask = |key: &str, amount: u64, limit: u64| Ask {
+        key: key.to_owned(),
+        window_start: start,
+        amount,
+        limit,
+        expires_at: ttl,
+    };
+    let admitted = |count| Admission {
+        admitted: true,
+        count,
+    };
+    assert_eq!(
+        store
+            .add_all(&[ask(&requests, 1, 2), ask(&tokens, 60, 100)])
+            .await
+            .unwrap(),
+        vec![admitted(1), admitted(60)]
+    );
+    // The tokens do not fit: neither window counts, and each says whether it alone fitted.
+    assert_eq!(
+        store
+            .add_all(&[ask(&requests, 1, 2), ask(&tokens, 60, 100)])
+            .await
+            .unwrap(),
+        vec![
+            admitted(1),
+            Admission {
+                admitted: false,
+                count: 60
+            }
+        ]
+    );
+    assert_eq!(store.get(&requests, start).await.unwrap(), 1);
+    assert_eq!(store.get(&tokens, start).await.unwrap(), 60);
+    assert_eq!(
+        store
+            .add_all(&[ask(&requests, 1, 2), ask(&tokens, 40, 100)])
+            .await
+            .unwrap(),
+        vec![admitted(2), admitted(100)]
+    );
+    assert_eq!(store.add_all(&[]).await.unwrap(), Vec::new());
 }

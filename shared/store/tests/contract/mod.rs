@@ -74,6 +74,7 @@ macro_rules! contract_tests {
             counters::token_counters_hold_their_limit_under_concurrent_uneven_amounts,
             counters::expired_counter_windows_read_as_empty_and_are_purged,
             counters::adjustments_in_one_batch_apply_in_order_and_floor_at_zero,
+            counters::asks_are_admitted_all_or_none,
             logs::receipts_page_newest_first_with_an_opaque_cursor,
             logs::receipts_are_searched_by_every_filter,
             logs::expired_receipts_are_never_returned_and_are_purged,
