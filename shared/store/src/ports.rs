@@ -146,33 +146,34 @@ pub trait Counters: Send + Sync {
     /// Every ask at once, all or none: when each fits its limit, each is added
     /// ([`Admission::admitted`], with the new count); when any does not, none is counted, and
     /// each admission says whether that ask alone fitted, with the count as it stands. Backends
-    /// that can check and write every window in one transaction do (SQLite); the default adds
-    /// them one by one and gives back what was added when one is refused.
+    /// that can check and write every window in one transaction do (SQLite); by default the
+    /// asks go out side by side and, when one is refused, what the others added is given back.
     async fn add_all(&self, asks: &[Ask]) -> StoreResult<Vec<Admission>> {
-        let mut admissions = Vec::with_capacity(asks.len());
-        for ask in asks {
-            admissions.push(
-                self.add(
-                    &ask.key,
-                    ask.window_start,
-                    ask.amount,
-                    ask.limit,
-                    ask.expires_at,
-                )
-                .await?,
-            );
-        }
+        let adds = asks.iter().map(|ask| {
+            self.add(
+                &ask.key,
+                ask.window_start,
+                ask.amount,
+                ask.limit,
+                ask.expires_at,
+            )
+        });
+        let mut admissions = futures::future::try_join_all(adds).await?;
         if admissions.iter().all(|a| a.admitted) {
             return Ok(admissions);
         }
-        for (ask, admission) in asks.iter().zip(admissions.iter_mut()) {
-            if admission.admitted && ask.amount > 0 {
+        let give_back = asks
+            .iter()
+            .zip(admissions.iter_mut())
+            .filter(|(ask, admission)| admission.admitted && ask.amount > 0)
+            .map(|(ask, admission)| async move {
                 let delta = -i64::try_from(ask.amount).unwrap_or(i64::MAX);
                 admission.count = self
                     .adjust(&ask.key, ask.window_start, delta, ask.expires_at)
                     .await?;
-            }
-        }
+                StoreResult::Ok(())
+            });
+        futures::future::try_join_all(give_back).await?;
         Ok(admissions)
     }
     /// Adds `delta` (negative to give back) without a limit: reconciles an estimate (tokens per

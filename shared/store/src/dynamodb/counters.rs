@@ -9,7 +9,7 @@ use crate::dynamodb::attrs::{
     Item, condition_failed, get_n, get_n_opt, n, purge_expired, s, sdk_error,
 };
 use crate::error::StoreResult;
-use crate::ports::{Adjustment, Admission, Ask, Counters};
+use crate::ports::{Adjustment, Admission, Counters};
 use crate::time::Timestamp;
 
 fn to_n(value: u64) -> i64 {
@@ -152,37 +152,6 @@ impl Counters for DynamoStore {
             }
             Err(err) => Err(sdk_error(err)),
         }
-    }
-
-    /// The conditional updates go out side by side; when one is refused, what the others
-    /// added is given back.
-    async fn add_all(&self, asks: &[Ask]) -> StoreResult<Vec<Admission>> {
-        let adds = asks.iter().map(|ask| {
-            self.add(
-                &ask.key,
-                ask.window_start,
-                ask.amount,
-                ask.limit,
-                ask.expires_at,
-            )
-        });
-        let mut admissions = futures::future::try_join_all(adds).await?;
-        if admissions.iter().all(|a| a.admitted) {
-            return Ok(admissions);
-        }
-        let give_back = asks
-            .iter()
-            .zip(admissions.iter_mut())
-            .filter(|(ask, admission)| admission.admitted && ask.amount > 0)
-            .map(|(ask, admission)| async move {
-                let delta = -i64::try_from(ask.amount).unwrap_or(i64::MAX);
-                admission.count = self
-                    .adjust(&ask.key, ask.window_start, delta, ask.expires_at)
-                    .await?;
-                StoreResult::Ok(())
-            });
-        futures::future::try_join_all(give_back).await?;
-        Ok(admissions)
     }
 
     /// DynamoDB has no multi-item `ADD`: the windows are updated side by side, the changes of
