@@ -46,6 +46,12 @@ struct Shared {
     wake: Notify,
 }
 
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Hands counter changes to the background writer; dropping it writes what is left and ends
 /// the writer.
 pub struct CounterWriter {
@@ -77,7 +83,7 @@ impl CounterWriter {
             return;
         }
         let wake = {
-            let mut pending = self.lock();
+            let mut pending = self.shared.lock();
             let was_idle = pending.changes.is_empty();
             match pending.changes.entry((key, window_start)) {
                 Entry::Occupied(mut entry) => {
@@ -102,25 +108,18 @@ impl CounterWriter {
     pub async fn flush(&self) {
         let (done, written) = oneshot::channel();
         {
-            let mut pending = self.lock();
+            let mut pending = self.shared.lock();
             pending.flushes.push(done);
             pending.urgent = true;
         }
         self.shared.wake.notify_one();
         let _ = written.await;
     }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
-        self.shared
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 impl Drop for CounterWriter {
     fn drop(&mut self) {
-        self.lock().closed = true;
+        self.shared.lock().closed = true;
         self.shared.wake.notify_one();
     }
 }
@@ -129,10 +128,7 @@ async fn write_changes(counters: Arc<dyn Counters>, shared: Arc<Shared>) {
     loop {
         shared.wake.notified().await;
         let urgent = {
-            let pending = shared
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let pending = shared.lock();
             pending.urgent || pending.closed
         };
         if !urgent {
@@ -140,10 +136,7 @@ async fn write_changes(counters: Arc<dyn Counters>, shared: Arc<Shared>) {
             let _ = tokio::time::timeout(LINGER, shared.wake.notified()).await;
         }
         let (changes, flushes, closed) = {
-            let mut pending = shared
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut pending = shared.lock();
             pending.urgent = false;
             (
                 std::mem::take(&mut pending.changes),
@@ -181,6 +174,24 @@ mod tests {
 
     use super::*;
 
+    /// The window's count once it is `expected`, or as it stands after about a second.
+    async fn count_within_a_second(
+        store: &SqliteStore,
+        key: &str,
+        start: Timestamp,
+        expected: u64,
+    ) -> u64 {
+        let mut seen = 0;
+        for _ in 0..200 {
+            seen = store.get(key, start).await.unwrap();
+            if seen == expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        seen
+    }
+
     #[tokio::test]
     async fn changes_to_one_window_add_up_and_flush_writes_them_all() {
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
@@ -211,15 +222,7 @@ mod tests {
             start.plus_secs(60),
             Urgency::Limit,
         );
-        let mut seen = 0;
-        for _ in 0..200 {
-            seen = store.get("tpm:k", start).await.unwrap();
-            if seen == 7 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        assert_eq!(seen, 7);
+        assert_eq!(count_within_a_second(&store, "tpm:k", start, 7).await, 7);
     }
 
     #[tokio::test]
@@ -235,14 +238,6 @@ mod tests {
             Urgency::Report,
         );
         drop(writer);
-        let mut seen = 0;
-        for _ in 0..200 {
-            seen = store.get("req:h", start).await.unwrap();
-            if seen == 4 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        assert_eq!(seen, 4);
+        assert_eq!(count_within_a_second(&store, "req:h", start, 4).await, 4);
     }
 }

@@ -6,7 +6,8 @@
 //! `max_completion_tokens` / `max_tokens` or `[limits] default_max_output_tokens`) and
 //! reconciled with the real figure afterwards. Every counter of a request is asked in one call,
 //! all or none ([`Counters::add_all`]: one transaction on SQLite; side by side on DynamoDB, the
-//! others giving their share back when one refuses), so the check costs one store round trip. The response carries the most restrictive limit as `X-RateLimit-*` headers.
+//! others giving their share back when one refuses), so the check costs one store round trip.
+//! The response carries the most restrictive limit as `X-RateLimit-*` headers.
 
 use std::net::IpAddr;
 use std::sync::Arc;

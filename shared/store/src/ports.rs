@@ -187,12 +187,27 @@ pub trait Counters: Send + Sync {
     ) -> StoreResult<u64>;
     /// Applies every adjustment as [`Counters::adjust`] would, one after another (each count
     /// floored at zero), in as few round trips as the backend allows: SQLite writes them in one
-    /// transaction. Counters change after a request this way, many requests' changes at once.
+    /// transaction; by default the windows are updated side by side, the changes of one window
+    /// in order. Counters change after a request this way, many requests' changes at once.
     async fn adjust_many(&self, adjustments: &[Adjustment]) -> StoreResult<()> {
+        let mut windows: Vec<Vec<&Adjustment>> = Vec::new();
         for a in adjustments {
-            self.adjust(&a.key, a.window_start, a.delta, a.expires_at)
-                .await?;
+            match windows
+                .iter_mut()
+                .find(|w| w[0].key == a.key && w[0].window_start == a.window_start)
+            {
+                Some(window) => window.push(a),
+                None => windows.push(vec![a]),
+            }
         }
+        let updates = windows.into_iter().map(|window| async move {
+            for a in window {
+                self.adjust(&a.key, a.window_start, a.delta, a.expires_at)
+                    .await?;
+            }
+            StoreResult::Ok(())
+        });
+        futures::future::try_join_all(updates).await?;
         Ok(())
     }
     /// The window's count (0 when absent or expired).

@@ -9,7 +9,7 @@ use crate::dynamodb::attrs::{
     Item, condition_failed, get_n, get_n_opt, n, purge_expired, s, sdk_error,
 };
 use crate::error::StoreResult;
-use crate::ports::{Adjustment, Admission, Counters};
+use crate::ports::{Admission, Counters};
 use crate::time::Timestamp;
 
 fn to_n(value: u64) -> i64 {
@@ -152,30 +152,6 @@ impl Counters for DynamoStore {
             }
             Err(err) => Err(sdk_error(err)),
         }
-    }
-
-    /// DynamoDB has no multi-item `ADD`: the windows are updated side by side, the changes of
-    /// one window in order.
-    async fn adjust_many(&self, adjustments: &[Adjustment]) -> StoreResult<()> {
-        let mut windows: Vec<Vec<&Adjustment>> = Vec::new();
-        for a in adjustments {
-            match windows
-                .iter_mut()
-                .find(|w| w[0].key == a.key && w[0].window_start == a.window_start)
-            {
-                Some(window) => window.push(a),
-                None => windows.push(vec![a]),
-            }
-        }
-        let updates = windows.into_iter().map(|window| async move {
-            for a in window {
-                self.adjust(&a.key, a.window_start, a.delta, a.expires_at)
-                    .await?;
-            }
-            StoreResult::Ok(())
-        });
-        futures::future::try_join_all(updates).await?;
-        Ok(())
     }
 
     async fn get(&self, key: &str, window_start: Timestamp) -> StoreResult<u64> {
