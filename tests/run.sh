@@ -603,8 +603,9 @@ if [ $TOOLS_OK = 0 ] || [ $BUILD_OK = 0 ] || [ ! -x "$BIN" ]; then
 else
     MODEL_DIR=$(minilm_dir)
     # Bars: RouteLLM's published APGR on MMLU (0.603). On GSM8K the published 0.622 is not
-    # reached yet (README, "Router evaluation"): the bar there is random routing's 0.5.
-    for case in "mmlu $SHARED/data/routellm/mmlu 0.603" "gsm8k $SHARED/data/routellm/gsm8k/gsm8k_responses.csv 0.5"; do
+    # reached on the documented split (README, "Router evaluation"): the bar there is 0.6,
+    # just under the measured 0.613.
+    for case in "mmlu $SHARED/data/routellm/mmlu 0.603" "gsm8k $SHARED/data/routellm/gsm8k/gsm8k_responses.csv 0.6"; do
         read -r name data min <<<"$case"
         step "router evaluation: $name APGR above $min on the test split" "$BIN" eval-router \
             --dataset "$data" --model-dir "$MODEL_DIR" --cache-dir "$TOOLS/embeddings" \

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use gateway_core::config::Config;
 use gateway_quality::Embedder;
 use gateway_quality::QualityPredictor;
-use gateway_quality::predictor::TrainingSet;
+use gateway_quality::predictor::{Settings, TrainingSet};
+use gateway_quality::prompt_features::PromptFeatures;
 use gateway_server::AppState;
 use serde_json::{Value, json};
 
@@ -66,10 +67,15 @@ fn trained(embedder: &Embedder, fingerprint: &str) -> (QualityPredictor, PathBuf
     let models = vec!["strong".to_owned(), "weak".to_owned()];
     let set = TrainingSet {
         models: &models,
-        embeddings: &e,
+        inputs: &e,
         scores: &s,
     };
-    let predictor = QualityPredictor::train(&set, fingerprint, 0.1).unwrap();
+    let settings = Settings {
+        l2: 0.1,
+        features: PromptFeatures::None,
+        feature_weight: 1.0,
+    };
+    let predictor = QualityPredictor::train(&set, fingerprint, settings).unwrap();
     let path = std::env::temp_dir().join(format!(
         "llm-gateway-predictor-{}-{}.json",
         std::process::id(),

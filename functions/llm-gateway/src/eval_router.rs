@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use gateway_quality::embedding_cache::{self, Source};
 use gateway_quality::evaluation;
+use gateway_quality::prompt_features::PromptFeatures;
 use gateway_quality::split::DEFAULT_SEED;
 use gateway_quality::{Embedder, dataset};
 
@@ -15,12 +16,14 @@ use gateway_quality::{Embedder, dataset};
     about = "Train the quality predictor on labelled prompts and report APGR, CPT(50%) and CPT(80%) on a held-out split",
     long_about = "Train the quality predictor on labelled prompts and measure it as a router between two \
         models.\n\nThe rows are split by a seeded hash of each prompt into train (60%), validation (20%) \
-        and test (20%). The predictor's L2 weight is chosen on validation, the predictor is refitted on \
-        train + validation, and every figure printed is measured on test only. The learned router calls \
-        the strong model when P(strong answers well) - P(weak answers well) exceeds a threshold; sweeping \
-        the threshold gives the PGR curve, its area (APGR) and the least share of strong calls that \
-        recovers 50% and 80% of the gap (CPT). Random, always-weak, always-strong and oracle routing \
-        are shown on the same rows.",
+        and test (20%). The predictor's settings (L2 weight; the embedding alone or followed by \
+        arithmetic features of the prompt, and their weight) are chosen by cross-validation over \
+        train + validation (5-fold passes until 5,000 held-out predictions back each setting), the \
+        predictor is refitted on train + validation, and every figure printed is measured on test \
+        only. The learned router calls the strong model when P(strong answers well) - P(weak answers \
+        well) exceeds a threshold; sweeping the threshold gives the PGR curve, its area (APGR) and \
+        the least share of strong calls that recovers 50% and 80% of the gap (CPT). Random, \
+        always-weak, always-strong and oracle routing are shown on the same rows.",
     after_help = "Dataset formats (README, \"Router evaluation\"):\n  \
         a .jsonl file of {\"prompt\": ..., \"scores\": {\"model\": 0..1, ...}}\n  \
         a .csv file with a `prompt` column and one column per model (0..1 or True/False)\n  \
@@ -104,31 +107,24 @@ pub fn run(args: EvalRouterArgs) -> anyhow::Result<()> {
         "split (seed {}): train {}, validation {}, test {}",
         args.seed, result.train_rows, result.validation_rows, result.test_rows
     );
-    for features in [false, true] {
+    println!(
+        "cross-validation over train + validation: {} folds ({}-fold passes); mean held-out APGR by L2 weight:",
+        result.folds_run,
+        evaluation::FOLDS
+    );
+    for (features, weight) in evaluation::FEATURE_GRID {
         let tried: Vec<String> = result
-            .validation_apgr
+            .tried
             .iter()
-            .filter(|(f, _, _)| *f == features)
-            .map(|(_, l2, apgr)| format!("{l2}: {apgr:.3}"))
+            .filter(|t| t.settings.features == features && t.settings.feature_weight == weight)
+            .map(|t| format!("{}: {:.3}", t.settings.l2, t.apgr))
             .collect();
-        println!(
-            "validation APGR by L2 weight, {}: {{{}}}",
-            if features {
-                "embedding + prompt features"
-            } else {
-                "embedding only"
-            },
-            tried.join(", ")
-        );
+        println!("  {}: {{{}}}", describe(features, weight), tried.join(", "));
     }
     println!(
         "chosen: L2 {}, {}",
-        result.chosen_l2,
-        if result.chosen_features {
-            "embedding + prompt features"
-        } else {
-            "embedding only"
-        }
+        result.chosen.l2,
+        describe(result.chosen.features, result.chosen.feature_weight)
     );
     println!(
         "test: weak {} scores {:.3}, strong {} scores {:.3}",
@@ -176,11 +172,7 @@ pub fn run(args: EvalRouterArgs) -> anyhow::Result<()> {
             .save(out)
             .with_context(|| format!("writing {}", out.display()))?;
         let bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or_default();
-        println!(
-            "predictor written to {} ({bytes} bytes, L2 {})",
-            out.display(),
-            result.chosen_l2
-        );
+        println!("predictor written to {} ({bytes} bytes)", out.display());
     }
     println!("total {:.1} s", started.elapsed().as_secs_f64());
     if let Some(min) = args.min_apgr {
@@ -191,4 +183,16 @@ pub fn run(args: EvalRouterArgs) -> anyhow::Result<()> {
         println!("learned router APGR {apgr:.3} is above {min}");
     }
     Ok(())
+}
+
+fn describe(features: PromptFeatures, weight: f64) -> String {
+    match features {
+        PromptFeatures::None => "embedding only".to_string(),
+        PromptFeatures::Counts => {
+            format!("embedding + length and count features (weight {weight})")
+        }
+        PromptFeatures::Arithmetic => {
+            format!("embedding + arithmetic features (weight {weight})")
+        }
+    }
 }

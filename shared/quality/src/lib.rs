@@ -7,10 +7,10 @@
 //! - [`embedder`]: prompt embeddings with a local all-MiniLM-L6-v2 (candle, CPU).
 //! - [`dataset`]: the labelled-data formats and the RouteLLM files as published.
 //! - [`predictor`]: [`QualityPredictor`], trained from embeddings and scores, saved as JSON.
-//! - [`prompt_features`]: length and counts a predictor may add to the embedding.
+//! - [`prompt_features`]: counts and arithmetic features a predictor may add to the embedding.
 //! - [`split`]: the fixed, seeded train/validation/test split.
 //! - [`metrics`]: PGR curve, APGR, CPT for a strong/weak pair.
-//! - [`evaluation`]: tune on validation, report on test against reference routers.
+//! - [`evaluation`]: cross-validate the settings, report on test against reference routers.
 //! - [`embedding_cache`]: a dataset's embeddings, computed in parallel and kept on disk.
 
 pub mod dataset;

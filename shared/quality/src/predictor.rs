@@ -2,18 +2,22 @@
 //! training data answers it well.
 //!
 //! The learner is one L2-regularised logistic regression per model over the standardised
-//! embedding, fitted by full-batch gradient descent (Adam). It was chosen for what the gateway
-//! needs at start-up and per request: a file of a few kilobytes per model (no training
-//! prompts kept), a prediction that is one dot product per model (microseconds), and
-//! training that takes seconds on a CPU. Graded scores in [0, 1] are used as soft labels.
-//! The one hyperparameter, the L2 weight, is chosen by the caller on held-out data (the
-//! router evaluation tunes it on its validation split).
+//! embedding, optionally followed by [`PromptFeatures`] of the prompt, fitted by full-batch
+//! gradient descent (Adam). It was chosen for what the gateway needs at start-up and per
+//! request: a file of a few kilobytes per model (no training prompts kept), a prediction that
+//! is one dot product per model (microseconds), and training that takes seconds on a CPU.
+//! Graded scores in [0, 1] are used as soft labels.
+//!
+//! The hyperparameters ([`Settings`]: the L2 weight, the features, how strongly the features
+//! count against the embedding) are chosen by the caller on held-out data; the router
+//! evaluation cross-validates them. [`QualityPredictor::train_each_l2`] fits every model for
+//! several L2 weights in one pass over the data, which is what makes that search affordable.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::prompt_features::prompt_features;
+use crate::prompt_features::PromptFeatures;
 
 /// Version of the saved file; a file of another version is refused, not misread.
 const FORMAT: u32 = 1;
@@ -64,127 +68,146 @@ pub struct QualityPredictor {
     /// Fingerprint of the embedder the training embeddings came from; predictions on
     /// another model's embeddings would be meaningless.
     embedder: String,
-    /// Per-dimension mean and scale used to standardise an embedding.
+    /// Per-dimension mean and scale used to standardise an input. The features' scales
+    /// also carry their weight against the embedding.
     mean: Vec<f32>,
     scale: Vec<f32>,
     l2: f64,
-    /// Whether the input is the embedding followed by [`prompt_features`] of the prompt
-    /// (files written before the option read as embedding only).
-    #[serde(default)]
-    prompt_features: bool,
+    /// The features read after the embedding (files written before the option read as none).
+    #[serde(default = "no_features")]
+    prompt_features: PromptFeatures,
     models: Vec<ModelWeights>,
 }
 
-/// Training input: `scores[i][m]` in [0, 1] for `embeddings[i]` and `models[m]`.
+fn no_features() -> PromptFeatures {
+    PromptFeatures::None
+}
+
+/// Training input: `scores[i][m]` in [0, 1] for `inputs[i]` and `models[m]`. Each input is
+/// the prompt's embedding followed by the features the settings name
+/// ([`PromptFeatures::input`]).
 pub struct TrainingSet<'a> {
     pub models: &'a [String],
-    pub embeddings: &'a [&'a [f32]],
+    pub inputs: &'a [&'a [f32]],
     pub scores: &'a [&'a [f32]],
 }
 
+/// The choices a predictor is trained with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// L2 weight on the mean loss.
+    pub l2: f64,
+    pub features: PromptFeatures,
+    /// Each standardised feature is multiplied by this before fitting, so its weight is
+    /// penalised `feature_weight²` times less than an embedding dimension's: a handful of
+    /// features would otherwise be drowned by hundreds of embedding dimensions.
+    pub feature_weight: f64,
+}
+
 impl QualityPredictor {
-    /// Fits one logistic regression per model with L2 weight `l2` (on the mean loss).
-    pub fn train(set: &TrainingSet<'_>, embedder: &str, l2: f64) -> Result<Self, PredictorError> {
-        let n = set.embeddings.len();
-        let first = set.embeddings.first().ok_or(PredictorError::NoRows)?;
+    /// Fits one logistic regression per model with the given settings.
+    pub fn train(
+        set: &TrainingSet<'_>,
+        embedder: &str,
+        settings: Settings,
+    ) -> Result<Self, PredictorError> {
+        let mut fitted = Self::train_each_l2(
+            set,
+            embedder,
+            settings.features,
+            settings.feature_weight,
+            &[settings.l2],
+        )?;
+        fitted.pop().ok_or(PredictorError::NoRows)
+    }
+
+    /// One predictor per L2 weight in `l2s`, in that order, the others settings shared: every
+    /// model and weight is fitted in the same pass over the data.
+    pub fn train_each_l2(
+        set: &TrainingSet<'_>,
+        embedder: &str,
+        features: PromptFeatures,
+        feature_weight: f64,
+        l2s: &[f64],
+    ) -> Result<Vec<Self>, PredictorError> {
+        let n = set.inputs.len();
+        let first = set.inputs.first().ok_or(PredictorError::NoRows)?;
         let dims = first.len();
-        for (row, e) in set.embeddings.iter().enumerate() {
-            if e.len() != dims {
-                return Err(PredictorError::Dimensions {
-                    expected: dims,
-                    got: e.len(),
-                });
-            }
-            let scores = set.scores.get(row).map_or(0, |s| s.len());
-            if scores != set.models.len() {
-                return Err(PredictorError::Scores {
-                    row,
-                    expected: set.models.len(),
-                    got: scores,
-                });
-            }
-        }
-        if set.scores.len() != n {
-            return Err(PredictorError::Inconsistent(
-                "embeddings and scores differ in count",
-            ));
-        }
-        if set
-            .embeddings
-            .iter()
-            .any(|e| e.iter().any(|v| !v.is_finite()))
-            || set.scores.iter().any(|s| s.iter().any(|v| !v.is_finite()))
-            || !l2.is_finite()
-        {
+        check(set, dims)?;
+        if !(feature_weight.is_finite() && l2s.iter().all(|l| l.is_finite())) {
             return Err(PredictorError::NotFinite);
+        }
+        if features.len() > dims {
+            return Err(PredictorError::Inconsistent(
+                "more features than input dimensions",
+            ));
         }
 
         let mut mean = vec![0.0f64; dims];
-        for e in set.embeddings {
+        for e in set.inputs {
             for (m, v) in mean.iter_mut().zip(e.iter()) {
                 *m += f64::from(*v);
             }
         }
         mean.iter_mut().for_each(|m| *m /= n as f64);
         let mut var = vec![0.0f64; dims];
-        for e in set.embeddings {
+        for e in set.inputs {
             for ((s, v), m) in var.iter_mut().zip(e.iter()).zip(&mean) {
                 *s += (f64::from(*v) - m).powi(2);
             }
         }
-        let scale: Vec<f64> = var
+        let mut scale: Vec<f64> = var
             .iter()
             .map(|s| {
                 let sd = (s / n as f64).sqrt();
                 if sd > 1e-8 { 1.0 / sd } else { 0.0 }
             })
             .collect();
-        let x: Vec<Vec<f64>> = set
-            .embeddings
-            .iter()
-            .map(|e| {
+        for s in &mut scale[dims - features.len()..] {
+            *s *= feature_weight;
+        }
+        let mut x = Vec::with_capacity(n * dims);
+        for e in set.inputs {
+            x.extend(
                 e.iter()
                     .zip(&mean)
                     .zip(&scale)
-                    .map(|((v, m), s)| (f64::from(*v) - m) * s)
-                    .collect()
-            })
+                    .map(|((v, m), s)| ((f64::from(*v) - m) * s) as f32),
+            );
+        }
+        let targets: Vec<Vec<f32>> = (0..set.models.len())
+            .map(|m| set.scores.iter().map(|s| s[m]).collect())
             .collect();
+        let fits = fit_logistic_many(&x, dims, &targets, l2s);
 
-        let models = set
-            .models
+        let mean: Vec<f32> = mean.iter().map(|v| *v as f32).collect();
+        let scale: Vec<f32> = scale.iter().map(|v| *v as f32).collect();
+        Ok(l2s
             .iter()
-            .enumerate()
-            .map(|(m, name)| {
-                let y: Vec<f64> = set.scores.iter().map(|s| f64::from(s[m])).collect();
-                let (weights, bias) = fit_logistic(&x, &y, l2);
-                ModelWeights {
-                    name: name.clone(),
-                    weights: weights.iter().map(|w| *w as f32).collect(),
-                    bias: bias as f32,
-                }
+            .zip(fits)
+            .map(|(&l2, per_model)| Self {
+                format: FORMAT,
+                embedder: embedder.to_string(),
+                mean: mean.clone(),
+                scale: scale.clone(),
+                l2,
+                prompt_features: features,
+                models: set
+                    .models
+                    .iter()
+                    .zip(per_model)
+                    .map(|(name, (weights, bias))| ModelWeights {
+                        name: name.clone(),
+                        weights,
+                        bias,
+                    })
+                    .collect(),
             })
-            .collect();
-        Ok(Self {
-            format: FORMAT,
-            embedder: embedder.to_string(),
-            mean: mean.iter().map(|v| *v as f32).collect(),
-            scale: scale.iter().map(|v| *v as f32).collect(),
-            l2,
-            prompt_features: false,
-            models,
-        })
+            .collect())
     }
 
-    /// Marks the predictor as trained on embeddings followed by the prompt's features (the
-    /// training inputs were built with [`input_for`]).
-    pub fn with_prompt_features(mut self) -> Self {
-        self.prompt_features = true;
-        self
-    }
-
-    /// Whether the predictor reads the prompt's features after its embedding.
-    pub fn uses_prompt_features(&self) -> bool {
+    /// The features this predictor reads after the embedding.
+    pub fn prompt_features(&self) -> PromptFeatures {
         self.prompt_features
     }
 
@@ -194,23 +217,23 @@ impl QualityPredictor {
         prompt: &str,
         embedding: &[f32],
     ) -> Result<Vec<(&str, f32)>, PredictorError> {
-        if self.prompt_features {
-            self.predict(&input_for(prompt, embedding))
-        } else {
+        if self.prompt_features.is_empty() {
             self.predict(embedding)
+        } else {
+            self.predict(&self.prompt_features.input(prompt, embedding))
         }
     }
 
-    /// For an input (the embedding, or [`input_for`] when [`Self::uses_prompt_features`]),
-    /// each model's probability of answering well, in training order.
-    pub fn predict(&self, embedding: &[f32]) -> Result<Vec<(&str, f32)>, PredictorError> {
-        if embedding.len() != self.mean.len() {
+    /// For an input (the embedding followed by [`Self::prompt_features`]), each model's
+    /// probability of answering well, in training order.
+    pub fn predict(&self, input: &[f32]) -> Result<Vec<(&str, f32)>, PredictorError> {
+        if input.len() != self.mean.len() {
             return Err(PredictorError::Dimensions {
                 expected: self.mean.len(),
-                got: embedding.len(),
+                got: input.len(),
             });
         }
-        let x: Vec<f32> = embedding
+        let x: Vec<f32> = input
             .iter()
             .zip(&self.mean)
             .zip(&self.scale)
@@ -271,6 +294,11 @@ impl QualityPredictor {
                 "a model's weights differ in length from the embedding",
             ));
         }
+        if predictor.prompt_features.len() > dims {
+            return Err(PredictorError::Inconsistent(
+                "more features than input dimensions",
+            ));
+        }
         Ok(predictor)
     }
 
@@ -283,56 +311,165 @@ impl QualityPredictor {
     }
 }
 
-/// The embedding followed by the prompt's features: the input of a predictor trained with
-/// them.
-pub fn input_for(prompt: &str, embedding: &[f32]) -> Vec<f32> {
-    let mut input = Vec::with_capacity(embedding.len() + crate::prompt_features::COUNT);
-    input.extend_from_slice(embedding);
-    input.extend_from_slice(&prompt_features(prompt));
-    input
+/// Every input has `dims` values and a score per model, all finite.
+fn check(set: &TrainingSet<'_>, dims: usize) -> Result<(), PredictorError> {
+    if set.scores.len() != set.inputs.len() {
+        return Err(PredictorError::Inconsistent(
+            "inputs and scores differ in count",
+        ));
+    }
+    for (row, (input, scores)) in set.inputs.iter().zip(set.scores).enumerate() {
+        if input.len() != dims {
+            return Err(PredictorError::Dimensions {
+                expected: dims,
+                got: input.len(),
+            });
+        }
+        if scores.len() != set.models.len() {
+            return Err(PredictorError::Scores {
+                row,
+                expected: set.models.len(),
+                got: scores.len(),
+            });
+        }
+        if input.iter().chain(scores.iter()).any(|v| !v.is_finite()) {
+            return Err(PredictorError::NotFinite);
+        }
+    }
+    Ok(())
 }
 
 fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// Minimises mean cross-entropy + `l2`/2 * |w|^2 (bias not penalised) with Adam.
-fn fit_logistic(x: &[Vec<f64>], y: &[f64], l2: f64) -> (Vec<f64>, f64) {
-    let n = x.len() as f64;
-    let dims = x.first().map_or(0, Vec::len);
-    let mut w = vec![0.0; dims + 1];
-    let mean_y = y.iter().sum::<f64>() / n;
-    let clamped = mean_y.clamp(1e-3, 1.0 - 1e-3);
-    w[dims] = (clamped / (1.0 - clamped)).ln();
-    let (mut m1, mut m2) = (vec![0.0; dims + 1], vec![0.0; dims + 1]);
-    let (beta1, beta2, eps) = (0.9f64, 0.999f64, 1e-8);
-    let mut grad = vec![0.0; dims + 1];
+/// Minimises mean cross-entropy + `l2`/2 * |w|^2 (bias not penalised) with Adam, for every
+/// target and every L2 weight at once: `x` is `n` rows of `dims` values, `targets[t]` the
+/// labels of target `t`. Returns `(weights, bias)` per L2 weight, then per target.
+///
+/// The columns (one per weight and target) share each pass over the data: a row is read once
+/// per step for all of them. Single precision, with the dot products split over eight
+/// accumulators, so the compiler vectorises them; a column's arithmetic does not depend on
+/// which other columns are fitted beside it.
+fn fit_logistic_many(
+    x: &[f32],
+    dims: usize,
+    targets: &[Vec<f32>],
+    l2s: &[f64],
+) -> Vec<Vec<(Vec<f32>, f32)>> {
+    let n = targets.first().map_or(0, Vec::len);
+    let columns = l2s.len() * targets.len();
+    let target_of = |column: usize| column % targets.len();
+    let dims = dims.max(1);
+    // Column c's weights are w[c * dims..(c + 1) * dims]; the biases are kept apart.
+    let mut w = vec![0.0f32; columns * dims];
+    let mut bias: Vec<f32> = (0..columns)
+        .map(|c| {
+            let y = &targets[target_of(c)];
+            let mean_y =
+                (y.iter().map(|v| f64::from(*v)).sum::<f64>() / n as f64).clamp(1e-3, 1.0 - 1e-3);
+            (mean_y / (1.0 - mean_y)).ln() as f32
+        })
+        .collect();
+    let mut adam_w = Adam::new(w.len());
+    let mut adam_bias = Adam::new(columns);
+    let mut grad = vec![0.0f32; w.len()];
+    let mut grad_bias = vec![0.0f32; columns];
     for step in 1..=STEPS {
         grad.iter_mut().for_each(|g| *g = 0.0);
-        for (row, target) in x.iter().zip(y) {
-            let z = row.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>() + w[dims];
-            let err = sigmoid(z) - target;
-            for (g, v) in grad.iter_mut().zip(row) {
-                *g += err * v;
+        grad_bias.iter_mut().for_each(|g| *g = 0.0);
+        for (i, row) in x.chunks_exact(dims).enumerate() {
+            for (c, (weights, g)) in w
+                .chunks_exact(dims)
+                .zip(grad.chunks_exact_mut(dims))
+                .enumerate()
+            {
+                let err = sigmoid(f64::from(dot(row, weights) + bias[c])) as f32
+                    - targets[target_of(c)][i];
+                for (gd, v) in g.iter_mut().zip(row) {
+                    *gd += err * v;
+                }
+                grad_bias[c] += err;
             }
-            grad[dims] += err;
         }
-        for (i, g) in grad.iter_mut().enumerate() {
-            *g /= n;
-            if i < dims {
-                *g += l2 * w[i];
+        let scale = 1.0 / n as f32;
+        for (c, (g, weights)) in grad
+            .chunks_exact_mut(dims)
+            .zip(w.chunks_exact(dims))
+            .enumerate()
+        {
+            let l2 = l2s[c / targets.len()] as f32;
+            for (gd, wd) in g.iter_mut().zip(weights) {
+                *gd = *gd * scale + l2 * wd;
             }
         }
-        let (c1, c2) = (1.0 - beta1.powi(step as i32), 1.0 - beta2.powi(step as i32));
-        for i in 0..=dims {
-            m1[i] = beta1 * m1[i] + (1.0 - beta1) * grad[i];
-            m2[i] = beta2 * m2[i] + (1.0 - beta2) * grad[i] * grad[i];
-            w[i] -= LEARNING_RATE * (m1[i] / c1) / ((m2[i] / c2).sqrt() + eps);
+        grad_bias.iter_mut().for_each(|g| *g *= scale);
+        adam_w.step(step, &mut w, &grad);
+        adam_bias.step(step, &mut bias, &grad_bias);
+    }
+    (0..l2s.len())
+        .map(|l| {
+            (0..targets.len())
+                .map(|t| {
+                    let c = l * targets.len() + t;
+                    (w[c * dims..(c + 1) * dims].to_vec(), bias[c])
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The dot product of two equally long slices, over eight running sums.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut sums = [0.0f32; 8];
+    let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = chunks_a
+        .remainder()
+        .iter()
+        .zip(chunks_b.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in chunks_a.zip(chunks_b) {
+        for k in 0..8 {
+            sums[k] += x[k] * y[k];
         }
     }
-    let bias = w[dims];
-    w.truncate(dims);
-    (w, bias)
+    sums.iter().sum::<f32>() + tail
+}
+
+/// Adam's moment estimates for a vector of parameters.
+struct Adam {
+    m1: Vec<f32>,
+    m2: Vec<f32>,
+}
+
+impl Adam {
+    const BETA1: f32 = 0.9;
+    const BETA2: f32 = 0.999;
+    const EPS: f32 = 1e-8;
+
+    fn new(len: usize) -> Self {
+        Self {
+            m1: vec![0.0; len],
+            m2: vec![0.0; len],
+        }
+    }
+
+    fn step(&mut self, step: usize, params: &mut [f32], grad: &[f32]) {
+        let c1 = 1.0 - Self::BETA1.powi(step as i32);
+        let c2 = 1.0 - Self::BETA2.powi(step as i32);
+        let rate = LEARNING_RATE as f32;
+        for (((p, g), m1), m2) in params
+            .iter_mut()
+            .zip(grad)
+            .zip(&mut self.m1)
+            .zip(&mut self.m2)
+        {
+            *m1 = Self::BETA1 * *m1 + (1.0 - Self::BETA1) * g;
+            *m2 = Self::BETA2 * *m2 + (1.0 - Self::BETA2) * g * g;
+            *p -= rate * (*m1 / c1) / ((*m2 / c2).sqrt() + Self::EPS);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -352,16 +489,107 @@ mod tests {
         (models, embeddings, scores)
     }
 
+    /// Calls `f` with the rows as a training set.
+    fn as_set<R>(
+        models: &[String],
+        inputs: &[Vec<f32>],
+        scores: &[Vec<f32>],
+        f: impl FnOnce(&TrainingSet<'_>) -> R,
+    ) -> R {
+        let e: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
+        let s: Vec<&[f32]> = scores.iter().map(Vec::as_slice).collect();
+        f(&TrainingSet {
+            models,
+            inputs: &e,
+            scores: &s,
+        })
+    }
+
     fn train_toy(l2: f64) -> QualityPredictor {
+        let (models, embeddings, scores) = toy();
+        as_set(&models, &embeddings, &scores, |set| {
+            QualityPredictor::train(set, "toy", plain(l2)).unwrap()
+        })
+    }
+
+    fn plain(l2: f64) -> Settings {
+        Settings {
+            l2,
+            features: PromptFeatures::None,
+            feature_weight: 1.0,
+        }
+    }
+
+    #[test]
+    fn several_l2_weights_fitted_together_equal_each_fitted_alone() {
         let (models, embeddings, scores) = toy();
         let e: Vec<&[f32]> = embeddings.iter().map(Vec::as_slice).collect();
         let s: Vec<&[f32]> = scores.iter().map(Vec::as_slice).collect();
         let set = TrainingSet {
             models: &models,
-            embeddings: &e,
+            inputs: &e,
             scores: &s,
         };
-        QualityPredictor::train(&set, "toy", l2).unwrap()
+        let l2s = [1e-3, 0.1, 1.0];
+        let together =
+            QualityPredictor::train_each_l2(&set, "toy", PromptFeatures::None, 1.0, &l2s).unwrap();
+        assert_eq!(together.len(), 3);
+        for (l2, fitted) in l2s.iter().zip(&together) {
+            assert_eq!(
+                fitted,
+                &QualityPredictor::train(&set, "toy", plain(*l2)).unwrap()
+            );
+        }
+        let probe = [0.4, 0.3, 0.0];
+        let weak = together[2].predict(&probe).unwrap()[0].1;
+        let strong = together[0].predict(&probe).unwrap()[0].1;
+        assert!(
+            strong > weak,
+            "less regularisation, surer: {strong} vs {weak}"
+        );
+    }
+
+    #[test]
+    fn a_predictor_with_features_reads_them_from_the_prompt() {
+        // Model "a" answers the short prompts; the embedding says nothing.
+        let models = vec!["a".to_string()];
+        let prompts: Vec<String> = (0..40)
+            .map(|i| "word ".repeat(if i % 2 == 0 { 3 } else { 60 }))
+            .collect();
+        let inputs: Vec<Vec<f32>> = prompts
+            .iter()
+            .map(|p| PromptFeatures::Counts.input(p, &[0.5, 0.5]))
+            .collect();
+        let scores: Vec<Vec<f32>> = (0..40).map(|i| vec![f32::from(i % 2 == 0)]).collect();
+        let settings = Settings {
+            l2: 0.01,
+            features: PromptFeatures::Counts,
+            feature_weight: 3.0,
+        };
+        let predictor = as_set(&models, &inputs, &scores, |set| {
+            QualityPredictor::train(set, "toy", settings).unwrap()
+        });
+        assert_eq!(predictor.prompt_features(), PromptFeatures::Counts);
+        let loaded = QualityPredictor::from_json(&predictor.to_json().unwrap()).unwrap();
+        let short = loaded.predict_prompt("word word", &[0.5, 0.5]).unwrap()[0].1;
+        let long = loaded
+            .predict_prompt(&"word ".repeat(70), &[0.5, 0.5])
+            .unwrap()[0]
+            .1;
+        assert!(short > 0.8 && long < 0.2, "short {short}, long {long}");
+    }
+
+    #[test]
+    fn a_file_saved_before_feature_sets_had_names_still_loads() {
+        let predictor = train_toy(1e-2);
+        let mut value: serde_json::Value =
+            serde_json::from_str(&predictor.to_json().unwrap()).unwrap();
+        value["prompt_features"] = serde_json::json!(false);
+        let loaded = QualityPredictor::from_json(&value.to_string()).unwrap();
+        assert_eq!(loaded, predictor);
+        value.as_object_mut().unwrap().remove("prompt_features");
+        let loaded = QualityPredictor::from_json(&value.to_string()).unwrap();
+        assert_eq!(loaded.prompt_features(), PromptFeatures::None);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! SHA-256(seed as 8 little-endian bytes, then the prompt), read as a fraction of 2^64, put
 //! it in train below 0.6, validation below 0.8, test otherwise. So the split does not depend
 //! on file order or on which other rows exist, and a prompt that appears twice is never on
-//! both sides. Hyperparameters are tuned on validation only; reported figures are on test.
+//! both sides. Hyperparameters are chosen by cross-validation over train + validation
+//! ([`fold_of`] cuts the folds); reported figures are on test only.
 
 use sha2::{Digest, Sha256};
 
@@ -38,6 +39,20 @@ pub fn part_of(prompt: &str, seed: u64) -> Part {
     }
 }
 
+/// The cross-validation fold, of `folds`, that `prompt` is held out in on pass `pass` over
+/// the data: from SHA-256 as [`part_of`], with the pass in the hash, so each pass cuts the
+/// data differently and a prompt that appears twice is held out with itself.
+pub fn fold_of(prompt: &str, seed: u64, pass: u64, folds: usize) -> usize {
+    let mut hash = Sha256::new();
+    hash.update(seed.to_le_bytes());
+    hash.update(pass.to_le_bytes());
+    hash.update(prompt.as_bytes());
+    let digest = hash.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_le_bytes(first) % folds.max(1) as u64) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +69,23 @@ mod tests {
         assert!((share(Part::Test) - 0.2).abs() < 0.03);
         let other: Vec<Part> = prompts.iter().map(|p| part_of(p, 7)).collect();
         assert_ne!(parts, other);
+    }
+
+    #[test]
+    fn each_pass_cuts_the_folds_differently() {
+        let prompts: Vec<String> = (0..1000).map(|i| format!("prompt {i}")).collect();
+        let folds = |pass| -> Vec<usize> {
+            prompts
+                .iter()
+                .map(|p| fold_of(p, DEFAULT_SEED, pass, 5))
+                .collect()
+        };
+        let first = folds(0);
+        assert_eq!(first, folds(0));
+        assert_ne!(first, folds(1));
+        for fold in 0..5 {
+            let share = first.iter().filter(|f| **f == fold).count() as f64 / 1000.0;
+            assert!((share - 0.2).abs() < 0.05, "fold {fold}: {share}");
+        }
     }
 }

@@ -5,10 +5,13 @@
 //!
 //! 1. concurrency 1: latency percentiles of both, and their difference (the added latency),
 //!    with a bare reverse proxy (`bare-proxy`) measured alongside: the cost of the extra network
-//!    hop itself on this machine, which no proxy can avoid;
+//!    hop itself on this machine, which no proxy can avoid; then the same with a key kept in the
+//!    store, whose organisation has rate limits and spend limits, so every request also looks
+//!    its key up (cached), asks its rate-limit counters and reserves and settles its spend;
 //! 2. a fixed arrival rate (open loop, latency measured from each request's scheduled time);
 //! 3. a sustained rate (default 5,000 requests/s): achieved rate and errors;
-//! 4. saturation: closed-loop throughput with many connections;
+//! 4. saturation: closed-loop throughput with many connections, with the configured key and
+//!    with the store key;
 //! 5. streams: time to first chunk (streams back to back), then the gaps between content chunks
 //!    of a provider pacing them 2 ms apart, and how long the closing chunk follows the last one;
 //! 6. the gateway's peak resident memory (VmHWM).
@@ -70,7 +73,7 @@ type HttpClient = Client<HttpConnector, Full<Bytes>>;
 #[derive(Clone)]
 struct Target {
     url: String,
-    key: &'static str,
+    key: String,
     body: Bytes,
     /// A short stream with no pacing: time to first chunk.
     quick_stream: Bytes,
@@ -108,6 +111,7 @@ async fn main() -> anyhow::Result<()> {
         ),
     )?;
     let config_arg = config.display().to_string();
+    let store_key = create_limited_key(&bin, &config_arg).await?;
     let (mut gateway, gateway_url) = start(
         &bin,
         &["serve", "--config", &config_arg, "--bind", "127.0.0.1:0"],
@@ -125,7 +129,7 @@ async fn main() -> anyhow::Result<()> {
     let prompt = r#"[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"What is the capital of France? Answer in one short sentence."}]"#;
     let direct = Arc::new(Target {
         url: format!("{fake_url}/chat/completions"),
-        key: PROVIDER_KEY,
+        key: PROVIDER_KEY.to_owned(),
         body: Bytes::from(format!(
             r#"{{"model":"gpt-4o-mini","messages":{prompt},"max_tokens":64}}"#
         )),
@@ -138,12 +142,16 @@ async fn main() -> anyhow::Result<()> {
     });
     let through = Arc::new(Target {
         url: format!("{gateway_url}/v1/chat/completions"),
-        key: GATEWAY_KEY,
+        key: GATEWAY_KEY.to_owned(),
         body: Bytes::from(format!(
             r#"{{"model":"openai/gpt-4o-mini","messages":{prompt},"max_tokens":64}}"#
         )),
         quick_stream: Bytes::from(stream_request("openai/gpt-4o-mini", QUICK)),
         paced_stream: Bytes::from(stream_request("openai/gpt-4o-mini", PACED)),
+    });
+    let limited = Arc::new(Target {
+        key: store_key,
+        ..Target::clone(&through)
     });
 
     let mut connector = HttpConnector::new();
@@ -186,6 +194,17 @@ async fn main() -> anyhow::Result<()> {
         ("bare", &mut b),
         ("gateway", &mut g),
     );
+    let mut d = Vec::with_capacity(args.serial_requests);
+    let mut k = Vec::with_capacity(args.serial_requests);
+    for _ in 0..args.serial_requests {
+        d.push(call(&client, &direct).await?);
+        k.push(call(&client, &limited).await?);
+    }
+    report_pair(
+        "concurrency 1: the gateway with a store key (rate limits and spend limits)",
+        ("direct", &mut d),
+        ("gateway", &mut k),
+    );
 
     // 2. A fixed arrival rate.
     let (mut d, de) = open_loop(&client, &direct, args.fixed_rate, args.seconds).await;
@@ -214,13 +233,15 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // 4. Saturation.
-    let (count, errors) = saturate(&client, &through, args.connections, args.seconds).await;
-    println!(
-        "saturation ({} connections, closed loop, {} s): {:.0} req/s through the gateway, errors {errors}\n",
-        args.connections,
-        args.seconds,
-        count as f64 / args.seconds as f64
-    );
+    for (label, target) in [("configured key", &through), ("store key", &limited)] {
+        let (count, errors) = saturate(&client, target, args.connections, args.seconds).await;
+        println!(
+            "saturation ({} connections, closed loop, {} s, {label}): {:.0} req/s through the gateway, errors {errors}\n",
+            args.connections,
+            args.seconds,
+            count as f64 / args.seconds as f64
+        );
+    }
 
     // 5. Streams.
     let mut ttft_d = Vec::new();
@@ -301,15 +322,90 @@ fn stream_request(model: &str, directive: &str) -> String {
     )
 }
 
+/// Creates, with the gateway's own command line, an organisation with rate limits far above
+/// what the benchmark sends, spend limits, and a key of its own; returns the key's secret.
+async fn create_limited_key(bin: &PathBuf, config: &str) -> anyhow::Result<String> {
+    let huge = "1000000000000";
+    run_cli(
+        bin,
+        &[
+            "org",
+            "create",
+            "--name",
+            "bench",
+            "--plan",
+            "enterprise",
+            "--rpm",
+            huge,
+            "--tpm",
+            huge,
+            "--daily",
+            huge,
+        ],
+        config,
+    )
+    .await?;
+    run_cli(
+        bin,
+        &[
+            "spend",
+            "set-limits",
+            "--org",
+            "bench",
+            "--daily-usd",
+            "1000000",
+            "--monthly-usd",
+            "1000000",
+            "--per-request-usd",
+            "100",
+        ],
+        config,
+    )
+    .await?;
+    let out = run_cli(
+        bin,
+        &[
+            "key", "create", "--org", "bench", "--name", "bench", "--rpm", huge, "--tpm", huge,
+        ],
+        config,
+    )
+    .await?;
+    out.lines()
+        .find_map(|line| line.strip_prefix("secret: "))
+        .map(|secret| secret.trim().to_owned())
+        .context("`key create` printed no secret")
+}
+
+async fn run_cli(bin: &PathBuf, args: &[&str], config: &str) -> anyhow::Result<String> {
+    let output = Command::new(bin)
+        .args(args)
+        .args(["--config", config])
+        .env("LLM_GATEWAY_DATA_DIR", data_dir())
+        .output()
+        .await
+        .with_context(|| format!("running {} {args:?}", bin.display()))?;
+    if !output.status.success() {
+        bail!(
+            "{} {args:?} failed: {}",
+            bin.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// A store of this run's own, removed with the run's folder: receipts piled up by earlier runs
+/// in the user's data directory would be measured too.
+fn data_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("gateway-bench-{}/data", std::process::id()))
+}
+
 /// Starts a child and waits for its "listening on URL" line.
 async fn start(bin: &PathBuf, args: &[&str], marker: &str) -> anyhow::Result<(Child, String)> {
-    // A store of this run's own, removed with the run's folder: receipts piled up by earlier
-    // runs in the user's data directory would be measured too.
-    let data_dir = std::env::temp_dir().join(format!("gateway-bench-{}/data", std::process::id()));
     let mut child = Command::new(bin)
         .args(args)
         .env("RUST_LOG", "warn")
-        .env("LLM_GATEWAY_DATA_DIR", data_dir)
+        .env("LLM_GATEWAY_DATA_DIR", data_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
