@@ -4,7 +4,7 @@
 //! next to the reference routers.
 //!
 //! Cross-validation, rather than one validation split, because the small datasets are where
-//! routing data is scarce: 260 validation prompts of GSM8K rank settings mostly by luck,
+//! routing data is scarce: the 267 validation prompts of GSM8K rank settings mostly by luck,
 //! while five folds, cut again on further passes until [`HELD_OUT_WANTED`] predictions back
 //! each setting, use every prompt both to train and to judge. A setting's score is its mean
 //! APGR over the folds.

@@ -7,9 +7,9 @@
 //! count when `auto` made one) plus its maximum output (`max_completion_tokens` /
 //! `max_tokens` times `n`, else the model's output limit, else `[limits]
 //! default_max_output_tokens`) at the model's prices, plus the platform fee. Each limited
-//! period (day, ISO week, month of the organisation's time zone) admits the reservation with
-//! one atomic `Counters::add` within its limit, so concurrent requests, in one process or
-//! many, never reserve more than the limit together; the actual cost, never above the worst
+//! period (day, ISO week, month of the organisation's time zone) admits the reservation within
+//! its limit, all periods in one `Counters::add_all` (all or none), so concurrent requests, in
+//! one process or many, never reserve more than the limit together; the actual cost, never above the worst
 //! case unless the provider counts more prompt tokens than estimated, replaces the reservation.
 
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use gateway_core::wire::ChatRequest;
 use gateway_core::{ApiError, ErrorKind};
 use gateway_store::model::org::Organization;
 use gateway_store::model::spend::SpendLimits;
-use gateway_store::{Counters, Timestamp};
+use gateway_store::{Ask, Counters, Timestamp};
 
 use super::keys;
 use super::period::{self, Period, Window};
@@ -171,7 +171,7 @@ impl Budget {
         best
     }
 
-    /// Holds `micros` in every limited period of `org`, all or none.
+    /// Holds `micros` in every limited period of `org`, all or none, in one store call.
     pub async fn reserve(
         &self,
         org: &Organization,
@@ -179,66 +179,57 @@ impl Budget {
         now: Timestamp,
     ) -> Result<Reservation, ApiError> {
         let tz = period::time_zone(&org.time_zone);
-        let limited = limited_periods(&org.spend.limits);
-        let asks = limited.iter().map(|&(p, limit)| {
-            let window = period::window(p, tz, now);
-            async move {
-                let outcome = self
-                    .counters
-                    .add(
-                        &keys::spend(p, &org.id),
-                        window.start,
-                        micros,
-                        limit,
-                        keys::spend_expiry(&window),
-                    )
-                    .await;
-                (window, limit, outcome)
-            }
-        });
-        let answers = futures::future::join_all(asks).await;
-        let mut refusal = None;
-        let mut admitted = Vec::new();
-        for (window, limit, outcome) in answers {
-            match outcome {
-                Ok(a) if a.admitted => admitted.push(window),
-                Ok(a) => {
-                    let spent = a.count;
-                    refusal.get_or_insert((window, limit, spent));
-                }
-                // The store cannot answer: refusing is the only way to keep a budget.
-                Err(error) => {
-                    tracing::error!(%error, "reserving spend failed");
-                    refusal.get_or_insert((window, limit, u64::MAX));
-                }
-            }
-        }
-        let reservation = Reservation {
+        let limited: Vec<(Window, u64)> = limited_periods(&org.spend.limits)
+            .into_iter()
+            .map(|(p, limit)| (period::window(p, tz, now), limit))
+            .collect();
+        let reservation = |windows| Reservation {
             org_id: org.id.clone(),
             micros,
-            windows: admitted,
+            windows,
         };
-        match refusal {
-            None => Ok(reservation),
-            Some((window, limit_micros, spent_micros)) => {
-                self.release(&reservation).await;
-                if spent_micros == u64::MAX {
-                    return Err(ApiError::new(
-                        ErrorKind::Unavailable,
-                        "Spend limits cannot be checked right now; try again shortly.",
-                    )
-                    .with_code("spend_store_unavailable"));
-                }
-                Err(period_refusal(
-                    &window,
-                    limit_micros,
-                    spent_micros,
-                    micros,
-                    None,
-                    now,
-                ))
-            }
+        if limited.is_empty() {
+            return Ok(reservation(Vec::new()));
         }
+        let asks: Vec<Ask> = limited
+            .iter()
+            .map(|(window, limit)| Ask {
+                key: keys::spend(window.period, &org.id),
+                window_start: window.start,
+                amount: micros,
+                limit: *limit,
+                expires_at: keys::spend_expiry(window),
+            })
+            .collect();
+        let admissions = match self.counters.add_all(&asks).await {
+            Ok(admissions) => admissions,
+            // The store cannot answer: refusing is the only way to keep a budget.
+            Err(error) => {
+                tracing::error!(%error, "reserving spend failed");
+                return Err(ApiError::new(
+                    ErrorKind::Unavailable,
+                    "Spend limits cannot be checked right now; try again shortly.",
+                )
+                .with_code("spend_store_unavailable"));
+            }
+        };
+        if let Some(((window, limit), refused)) = limited
+            .iter()
+            .zip(&admissions)
+            .find(|(_, admission)| !admission.admitted)
+        {
+            return Err(period_refusal(
+                window,
+                *limit,
+                refused.count,
+                micros,
+                None,
+                now,
+            ));
+        }
+        Ok(reservation(
+            limited.into_iter().map(|(window, _)| window).collect(),
+        ))
     }
 
     /// Gives a reservation back whole (the request was refused elsewhere or never ran).
