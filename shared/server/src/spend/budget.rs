@@ -232,22 +232,6 @@ impl Budget {
         ))
     }
 
-    /// Gives a reservation back whole (the request was refused elsewhere or never ran).
-    pub async fn release(&self, reservation: &Reservation) {
-        let held = i64::try_from(reservation.micros).unwrap_or(i64::MAX);
-        for window in &reservation.windows {
-            let key = keys::spend(window.period, &reservation.org_id);
-            let expires = keys::spend_expiry(window);
-            if let Err(error) = self
-                .counters
-                .adjust(&key, window.start, -held, expires)
-                .await
-            {
-                tracing::warn!(%error, "giving back a spend reservation failed");
-            }
-        }
-    }
-
     /// Records a finished request of `org` that cost `actual_micros`: replaces the
     /// reservation in the windows that hold one (written at once, a limit reads them), adds the
     /// cost to the other periods (day, week and month are always counted, for reports and
