@@ -4,7 +4,7 @@ use gateway_blobs::BlobKey;
 use gateway_blobs::BlobStore;
 use gateway_blobs::s3::{S3Bucket, S3Config};
 use gateway_store::model::org::{Organization, Plan};
-use gateway_store::model::receipt::{ReceiptRecord, TokenCounts};
+use gateway_store::model::receipt::{ReceiptDetails, ReceiptRecord, TokenCounts};
 use gateway_store::sqlite::SqliteStore;
 use gateway_store::{OrgStore, ReceiptStore, Timestamp};
 use gateway_tests::runtime_api::Outcome;
@@ -30,7 +30,7 @@ fn receipt(org_id: &str, i: usize, at: Timestamp) -> ReceiptRecord {
         },
         cost_usd: 0.009,
         fallback_attempts: Vec::new(),
-        details: Value::Null,
+        details: ReceiptDetails::none(),
         expires_at: at.plus_days(30),
     }
 }

@@ -136,6 +136,11 @@ struct FakeArgs {
     chunk_delay_ms: u64,
 }
 
+/// Threads for blocking work, at most. That work is SQLite, whose one connection serves one
+/// call at a time, and exact token counts, which are CPU-bound: more threads than this only
+/// wait for the connection or a core, so further calls queue for one of these instead.
+const BLOCKING_THREADS: usize = 8;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // CPU-bound and synchronous: no async runtime needed.
@@ -144,6 +149,7 @@ fn main() -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(run(cli))

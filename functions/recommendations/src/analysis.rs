@@ -294,7 +294,7 @@ fn fallback_for(
 
 #[cfg(test)]
 mod tests {
-    use gateway_store::model::receipt::{FallbackAttempt, TokenCounts};
+    use gateway_store::model::receipt::{FallbackAttempt, ReceiptDetails, TokenCounts};
 
     use super::*;
 
@@ -337,7 +337,7 @@ mod tests {
             },
             cost_usd: 0.01,
             fallback_attempts: Vec::new(),
-            details: serde_json::Value::Null,
+            details: ReceiptDetails::none(),
             expires_at: Timestamp(i64::MAX),
         }
     }

@@ -24,7 +24,7 @@ use gateway_core::{ApiError, ErrorKind};
 use gateway_store::model::api_key::{ApiKey, KeyStatus};
 use gateway_store::model::audit::{AuditEvent, AuditOutcome};
 use gateway_store::model::org::{Organization, Plan, PlanLimits};
-use gateway_store::model::receipt::{ReceiptRecord, TokenCounts};
+use gateway_store::model::receipt::{ReceiptDetails, ReceiptRecord, TokenCounts};
 use gateway_store::{Store, StoreError, Timestamp};
 
 use crate::counter_writer::CounterWriter;
@@ -546,7 +546,7 @@ impl Caller {
             },
             cost_usd: receipt.cost_usd,
             fallback_attempts: Vec::new(),
-            details: serde_json::Value::Null,
+            details: ReceiptDetails::none(),
             expires_at: Timestamp::now().plus_days(self.access.receipt_retention_days),
         };
         self.access
@@ -609,7 +609,7 @@ impl Drop for Caller {
             tokens: TokenCounts::default(),
             cost_usd: 0.0,
             fallback_attempts: Vec::new(),
-            details: serde_json::Value::Null,
+            details: ReceiptDetails::none(),
             expires_at: now.plus_days(self.access.receipt_retention_days),
         };
         self.access.writer.submit(record);

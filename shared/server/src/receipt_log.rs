@@ -1,7 +1,8 @@
 //! The most recent receipts, in memory, readable by request id (`GET /v1/receipts/{id}`).
 //!
-//! A bounded ring: the oldest receipt goes when a new one arrives at capacity. Receipts are
-//! not persisted yet; a stored receipt log comes with organisations and the admin API.
+//! A bounded ring: the oldest receipt goes when a new one arrives at capacity. Every receipt
+//! also goes to the store's request log through the background writer; the admin API reads
+//! this ring first, since a receipt just made may not be written yet.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

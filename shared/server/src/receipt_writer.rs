@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use gateway_core::receipt::Receipt;
 use gateway_store::ReceiptStore;
-use gateway_store::model::receipt::ReceiptRecord;
+use gateway_store::model::receipt::{ReceiptDetails, ReceiptRecord};
 use tokio::sync::{mpsc, oneshot};
 
 /// Records waiting to be written, at most.
@@ -94,8 +94,7 @@ async fn write_batches(
                 Message::Record(queued) => {
                     let (mut record, receipt) = *queued;
                     if let Some(receipt) = receipt {
-                        record.details =
-                            serde_json::to_value(&receipt).unwrap_or(serde_json::Value::Null);
+                        record.details = ReceiptDetails::of(&receipt);
                     }
                     batch.push(record);
                 }
@@ -170,7 +169,7 @@ mod tests {
             tokens: TokenCounts::default(),
             cost_usd: 0.0,
             fallback_attempts: Vec::new(),
-            details: serde_json::Value::Null,
+            details: ReceiptDetails::none(),
             expires_at: Timestamp::now().plus_days(1),
         }
     }

@@ -212,6 +212,12 @@ pub trait Counters: Send + Sync {
     }
     /// The window's count (0 when absent or expired).
     async fn get(&self, key: &str, window_start: Timestamp) -> StoreResult<u64>;
+    /// Each window's count, in order, as [`Counters::get`] would read it: in one call where
+    /// the backend allows (SQLite), side by side by default.
+    async fn get_many(&self, windows: &[(String, Timestamp)]) -> StoreResult<Vec<u64>> {
+        let reads = windows.iter().map(|(key, start)| self.get(key, *start));
+        futures::future::try_join_all(reads).await
+    }
     /// Deletes windows expired at `now`; returns how many.
     async fn purge_expired_counters(&self, now: Timestamp) -> StoreResult<u64>;
 }

@@ -186,8 +186,8 @@ pub async fn receipt(
             serde_json::to_value(&*full).map_err(|_| ApiError::internal())?,
         ));
     }
-    if !record.details.is_null() {
-        return Ok(Json(record.details));
+    if !record.details.is_none() {
+        return Ok(Json(record.details.to_value()));
     }
     // A request that ended before it was routed has only what the log keeps.
     Ok(Json(

@@ -125,29 +125,31 @@ impl Budget {
         usd_to_micros(self.with_fee(usd))
     }
 
-    /// What `org` may spend on one request now; `None` when it has no limit at all. A period
-    /// whose counter cannot be read counts as unspent: the reservation still enforces it.
+    /// What `org` may spend on one request now; `None` when it has no limit at all. Every
+    /// period's counter is read in one store call; should that fail, the periods count as
+    /// unspent: the reservation still enforces them.
     pub async fn allowance(&self, org: &Organization, now: Timestamp) -> Option<Allowance> {
         let limits = org.spend.limits;
         if limits.is_empty() {
             return None;
         }
         let tz = period::time_zone(&org.time_zone);
-        let limited = limited_periods(&limits);
-        let reads = limited.iter().map(|&(p, limit)| {
-            let window = period::window(p, tz, now);
-            async move {
-                let spent = self
-                    .counters
-                    .get(&keys::spend(p, &org.id), window.start)
-                    .await
-                    .unwrap_or_else(|error| {
-                        tracing::warn!(%error, "reading a spend counter failed");
-                        0
-                    });
-                (window, limit, spent)
-            }
-        });
+        let limited: Vec<(Window, u64)> = limited_periods(&limits)
+            .into_iter()
+            .map(|(p, limit)| (period::window(p, tz, now), limit))
+            .collect();
+        let counters: Vec<(String, Timestamp)> = limited
+            .iter()
+            .map(|(window, _)| (keys::spend(window.period, &org.id), window.start))
+            .collect();
+        let spent = self
+            .counters
+            .get_many(&counters)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "reading the spend counters failed");
+                vec![0; counters.len()]
+            });
         let mut best = limits.per_request_usd.map(|usd| {
             let limit_micros = usd_to_micros(usd);
             Allowance {
@@ -155,7 +157,7 @@ impl Budget {
                 binding: Binding::PerRequest { limit_micros },
             }
         });
-        for (window, limit_micros, spent_micros) in futures::future::join_all(reads).await {
+        for ((window, limit_micros), spent_micros) in limited.into_iter().zip(spent) {
             let left = limit_micros.saturating_sub(spent_micros);
             if best.as_ref().is_none_or(|b| left < b.max_micros) {
                 best = Some(Allowance {

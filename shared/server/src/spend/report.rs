@@ -109,6 +109,7 @@ pub async fn report(
             }
             let savings = record
                 .details
+                .to_value()
                 .pointer("/cost/savings_vs_default_usd")
                 .and_then(serde_json::Value::as_f64)
                 .unwrap_or(0.0);

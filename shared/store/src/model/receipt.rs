@@ -4,6 +4,7 @@
 //! searched by.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::time::Timestamp;
 
@@ -43,7 +44,46 @@ pub struct ReceiptRecord {
     pub cost_usd: f64,
     pub fallback_attempts: Vec<FallbackAttempt>,
     /// The receipt as returned to the client (candidates considered, savings, cache, …).
-    pub details: serde_json::Value,
+    pub details: ReceiptDetails,
     /// After this the record is gone: never returned, and purged.
     pub expires_at: Timestamp,
+}
+
+/// The client-facing receipt kept as the JSON text it was written as: a log entry is written
+/// far more often than it is read, so it is serialised once and never built as a tree.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReceiptDetails(Box<RawValue>);
+
+impl ReceiptDetails {
+    /// No details: a request that ended before it was routed.
+    pub fn none() -> Self {
+        ReceiptDetails(RawValue::NULL.to_owned())
+    }
+
+    /// `value` serialised; nothing when it cannot be.
+    pub fn of<T: Serialize + ?Sized>(value: &T) -> Self {
+        serde_json::value::to_raw_value(value).map_or_else(|_| Self::none(), ReceiptDetails)
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.0.get() == "null"
+    }
+
+    /// The details as a JSON tree, for reading into.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.0.get()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl Default for ReceiptDetails {
+    fn default() -> Self {
+        Self::none()
+    }
+}
+
+impl PartialEq for ReceiptDetails {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
 }

@@ -181,6 +181,18 @@ impl Counters for SqliteStore {
         .await
     }
 
+    async fn get_many(&self, windows: &[(String, Timestamp)]) -> StoreResult<Vec<u64>> {
+        let windows = windows.to_vec();
+        let now = Timestamp::now().millis();
+        self.call(move |conn| {
+            windows
+                .iter()
+                .map(|(key, start)| Ok(from_sql_int(current(conn, key, start.millis(), now)?)))
+                .collect()
+        })
+        .await
+    }
+
     async fn purge_expired_counters(&self, now: Timestamp) -> StoreResult<u64> {
         self.call(move |conn| {
             let n = conn

@@ -135,6 +135,12 @@ pub async fn expired_counter_windows_read_as_empty_and_are_purged<S: Store>(stor
         .add(&key, live, 4, 10, now.plus_secs(600))
         .await
         .unwrap();
+    let windows = [
+        (key.clone(), old_start),
+        (key.clone(), live),
+        (new_id("never"), live),
+    ];
+    assert_eq!(store.get_many(&windows).await.unwrap(), [0, 4, 0]);
     assert!(store.purge_expired_counters(now).await.unwrap() >= 1);
     assert_eq!(store.get(&key, live).await.unwrap(), 4);
 }

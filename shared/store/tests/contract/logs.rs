@@ -4,7 +4,7 @@
 use gateway_store::model::audit::{AuditEvent, AuditOutcome, CSV_HEADER, export_csv, export_json};
 use gateway_store::model::org::{AuditRetentionDays, Organization, Plan};
 use gateway_store::model::query::{AuditQuery, Cursor, ReceiptQuery};
-use gateway_store::model::receipt::{FallbackAttempt, ReceiptRecord, TokenCounts};
+use gateway_store::model::receipt::{FallbackAttempt, ReceiptDetails, ReceiptRecord, TokenCounts};
 use gateway_store::ports::collect_audit;
 use gateway_store::{Store, StoreError, Timestamp};
 
@@ -45,7 +45,9 @@ fn receipt(org: &Organization, i: i64) -> ReceiptRecord {
         } else {
             Vec::new()
         },
-        details: serde_json::json!({"request_id": format!("req_{i}"), "candidates": [model]}),
+        details: ReceiptDetails::of(
+            &serde_json::json!({"request_id": format!("req_{i}"), "candidates": [model]}),
+        ),
         expires_at: T0.plus_days(30),
     }
 }
