@@ -136,10 +136,13 @@ struct FakeArgs {
     chunk_delay_ms: u64,
 }
 
-/// Threads for blocking work, at most. That work is SQLite, whose one connection serves one
-/// call at a time, and exact token counts, which are CPU-bound: more threads than this only
-/// wait for the connection or a core, so further calls queue for one of these instead.
-const BLOCKING_THREADS: usize = 8;
+/// Threads for blocking work, at most: two per core and four more (8 on two cores). That work
+/// is SQLite, whose one connection serves one call at a time, and exact token counts, which are
+/// CPU-bound: more threads only wait for the connection or a core, so further calls queue for
+/// one of these instead.
+fn blocking_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from) * 2 + 4
+}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -149,7 +152,7 @@ fn main() -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(BLOCKING_THREADS)
+        .max_blocking_threads(blocking_threads())
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(run(cli))
