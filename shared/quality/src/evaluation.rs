@@ -13,8 +13,8 @@
 //! References on the same test rows: random routing (the expected curve, the diagonal),
 //! always weak, always strong, and the oracle that knows the true scores.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use crate::dataset::LabelledSet;
 use crate::metrics::{MetricsError, Routed, RouterMetrics, router_metrics};
@@ -60,8 +60,6 @@ pub enum EvaluationError {
     Predictor(#[from] PredictorError),
     #[error("{0}: {1}")]
     Metrics(&'static str, MetricsError),
-    #[error("a cross-validation thread panicked")]
-    ThreadPanicked,
 }
 
 /// One line of the report table. Fixed routers have no curve: `apgr` is `None`.
@@ -163,11 +161,7 @@ pub fn evaluate(
     let train_and_validation: Vec<usize> = train.iter().chain(&validation).copied().collect();
     let folds_run = folds_to_run(train_and_validation.len());
     let tried = cross_validate(&data, &train_and_validation, seed, folds_run)?;
-    let chosen = tried
-        .iter()
-        .max_by(|a, b| a.apgr.total_cmp(&b.apgr))
-        .map(|best| best.settings)
-        .ok_or(EvaluationError::EmptySplit("validation"))?;
+    let chosen = best_of(&tried);
 
     let predictor = data.fit(&train_and_validation, chosen)?;
     let on_test = |values: Vec<Routed>| {
@@ -242,6 +236,20 @@ fn routed(set: &LabelledSet, i: usize, value: f64, strong_i: usize, weak_i: usiz
         weak_score: f64::from(scores[weak_i]),
         strong_score: f64::from(scores[strong_i]),
     }
+}
+
+/// The setting with the highest mean APGR (the last of equals, in grid order). The grids are
+/// non-empty constants, so there always is one.
+fn best_of(tried: &[Tried]) -> Settings {
+    let first = Settings {
+        l2: L2_GRID[0],
+        features: FEATURE_GRID[0].0,
+        feature_weight: FEATURE_GRID[0].1,
+    };
+    tried
+        .iter()
+        .max_by(|a, b| a.apgr.total_cmp(&b.apgr))
+        .map_or(first, |best| best.settings)
 }
 
 /// The dataset with its inputs, as the fits and the routers read it.
@@ -355,9 +363,9 @@ fn cross_validate(
                     let Some(job) = jobs.get(j) else { break };
                     let result = run(job);
                     let failed = result.is_err();
-                    if let Ok(mut slots) = results.lock() {
-                        slots[j] = Some(result);
-                    }
+                    // A worker that panics takes the evaluation down with it (the scope
+                    // re-raises the panic), so a poisoned lock never hides a missing fold.
+                    results.lock().unwrap_or_else(PoisonError::into_inner)[j] = Some(result);
                     if failed {
                         // Stop handing out work; the error is reported below.
                         next.store(jobs.len(), Ordering::Relaxed);
@@ -366,9 +374,7 @@ fn cross_validate(
             });
         }
     });
-    let results = results
-        .into_inner()
-        .map_err(|_| EvaluationError::ThreadPanicked)?;
+    let results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
     let mut sums = vec![0.0; FEATURE_GRID.len() * L2_GRID.len()];
     for (job, result) in jobs.iter().zip(results) {
         let Some(result) = result else { continue };

@@ -9,8 +9,9 @@
 //! default_max_output_tokens`) at the model's prices, plus the platform fee. Each limited
 //! period (day, ISO week, month of the organisation's time zone) admits the reservation within
 //! its limit, all periods in one `Counters::add_all` (all or none), so concurrent requests, in
-//! one process or many, never reserve more than the limit together; the actual cost, never above the worst
-//! case unless the provider counts more prompt tokens than estimated, replaces the reservation.
+//! one process or many, never reserve more than the limit together; the actual cost, never
+//! above the worst case unless the provider counts more prompt tokens than estimated, replaces
+//! the reservation.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,6 @@ use gateway_core::catalog::ModelEntry;
 use gateway_core::wire::ChatRequest;
 use gateway_core::{ApiError, ErrorKind};
 use gateway_store::model::org::Organization;
-use gateway_store::model::spend::SpendLimits;
 use gateway_store::{Ask, Counters, Timestamp};
 
 use super::keys;
@@ -133,11 +133,7 @@ impl Budget {
         if limits.is_empty() {
             return None;
         }
-        let tz = period::time_zone(&org.time_zone);
-        let limited: Vec<(Window, u64)> = limited_periods(&limits)
-            .into_iter()
-            .map(|(p, limit)| (period::window(p, tz, now), limit))
-            .collect();
+        let limited = limited_windows(org, now);
         let counters: Vec<(String, Timestamp)> = limited
             .iter()
             .map(|(window, _)| (keys::spend(window.period, &org.id), window.start))
@@ -180,11 +176,7 @@ impl Budget {
         micros: u64,
         now: Timestamp,
     ) -> Result<Reservation, ApiError> {
-        let tz = period::time_zone(&org.time_zone);
-        let limited: Vec<(Window, u64)> = limited_periods(&org.spend.limits)
-            .into_iter()
-            .map(|(p, limit)| (period::window(p, tz, now), limit))
-            .collect();
+        let limited = limited_windows(org, now);
         let reservation = |windows| Reservation {
             org_id: org.id.clone(),
             micros,
@@ -282,15 +274,17 @@ impl Budget {
     }
 }
 
-/// The limited periods of `limits`, with their limits in micro-dollars.
-fn limited_periods(limits: &SpendLimits) -> Vec<(Period, u64)> {
+/// The window `now` falls in of each period `org` limits, with that limit in micro-dollars.
+fn limited_windows(org: &Organization, now: Timestamp) -> Vec<(Window, u64)> {
+    let tz = period::time_zone(&org.time_zone);
+    let limits = &org.spend.limits;
     [
         (Period::Day, limits.daily_usd),
         (Period::Week, limits.weekly_usd),
         (Period::Month, limits.monthly_usd),
     ]
     .into_iter()
-    .filter_map(|(p, usd)| usd.map(|usd| (p, usd_to_micros(usd))))
+    .filter_map(|(p, usd)| usd.map(|usd| (period::window(p, tz, now), usd_to_micros(usd))))
     .collect()
 }
 
