@@ -23,7 +23,7 @@ use gateway_store::model::org::Organization;
 use gateway_store::{Ask, Counters, Timestamp};
 
 use super::keys;
-use super::period::{self, Period, Window};
+use super::period::{self, Calendar, Window};
 use crate::counter_writer::{CounterWriter, Urgency};
 
 const MICROS_PER_USD: f64 = 1e6;
@@ -79,6 +79,7 @@ pub struct Budget {
     writer: Arc<CounterWriter>,
     fee_percent: f64,
     default_output_tokens: u64,
+    calendar: Calendar,
 }
 
 impl Budget {
@@ -93,6 +94,7 @@ impl Budget {
             writer,
             fee_percent,
             default_output_tokens,
+            calendar: Calendar::default(),
         }
     }
 
@@ -133,7 +135,7 @@ impl Budget {
         if limits.is_empty() {
             return None;
         }
-        let limited = limited_windows(org, now);
+        let limited = self.limited_windows(org, now);
         let counters: Vec<(String, Timestamp)> = limited
             .iter()
             .map(|(window, _)| (keys::spend(window.period, &org.id), window.start))
@@ -176,7 +178,7 @@ impl Budget {
         micros: u64,
         now: Timestamp,
     ) -> Result<Reservation, ApiError> {
-        let limited = limited_windows(org, now);
+        let limited = self.limited_windows(org, now);
         let reservation = |windows| Reservation {
             org_id: org.id.clone(),
             micros,
@@ -226,6 +228,19 @@ impl Budget {
         ))
     }
 
+    /// The window `now` falls in of each period `org` limits, with that limit in micro-dollars.
+    fn limited_windows(&self, org: &Organization, now: Timestamp) -> Vec<(Window, u64)> {
+        let current = self
+            .calendar
+            .windows(period::time_zone(&org.time_zone), now);
+        let limits = &org.spend.limits;
+        [limits.daily_usd, limits.weekly_usd, limits.monthly_usd]
+            .into_iter()
+            .zip(current.iter())
+            .filter_map(|(usd, window)| usd.map(|usd| (window.clone(), usd_to_micros(usd))))
+            .collect()
+    }
+
     /// Records a finished request of `org` that cost `actual_micros`: replaces the
     /// reservation in the windows that hold one (written at once, a limit reads them), adds the
     /// cost to the other periods (day, week and month are always counted, for reports and
@@ -240,18 +255,21 @@ impl Budget {
     ) {
         let actual = i64::try_from(actual_micros).unwrap_or(i64::MAX);
         let held = reservation.map_or(0, |r| i64::try_from(r.micros).unwrap_or(i64::MAX));
-        let tz = period::time_zone(&org.time_zone);
-        for p in Period::ALL {
+        let current = self
+            .calendar
+            .windows(period::time_zone(&org.time_zone), now);
+        for window in current.iter() {
+            let p = window.period;
             let reserved = reservation.and_then(|r| r.windows.iter().find(|w| w.period == p));
             let (window, delta, urgency) = match reserved {
-                Some(window) => (window.clone(), actual - held, Urgency::Limit),
-                None => (period::window(p, tz, now), actual, Urgency::Report),
+                Some(held_in) => (held_in, actual - held, Urgency::Limit),
+                None => (window, actual, Urgency::Report),
             };
             self.writer.adjust(
                 keys::spend(p, &org.id),
                 window.start,
                 delta,
-                keys::spend_expiry(&window),
+                keys::spend_expiry(window),
                 urgency,
             );
         }
@@ -272,20 +290,6 @@ impl Budget {
             Urgency::Report,
         );
     }
-}
-
-/// The window `now` falls in of each period `org` limits, with that limit in micro-dollars.
-fn limited_windows(org: &Organization, now: Timestamp) -> Vec<(Window, u64)> {
-    let tz = period::time_zone(&org.time_zone);
-    let limits = &org.spend.limits;
-    [
-        (Period::Day, limits.daily_usd),
-        (Period::Week, limits.weekly_usd),
-        (Period::Month, limits.monthly_usd),
-    ]
-    .into_iter()
-    .filter_map(|(p, usd)| usd.map(|usd| (period::window(p, tz, now), usd_to_micros(usd))))
-    .collect()
 }
 
 /// A 402 for a request the budget cannot pay, naming the limit and period.

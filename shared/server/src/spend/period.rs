@@ -5,6 +5,9 @@
 //! first instant of that local day. An unknown time-zone name counts as UTC (organisations
 //! are validated when written; this only keeps old or hand-edited records working).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use gateway_store::Timestamp;
@@ -125,6 +128,32 @@ fn midnight(tz: Tz, date: NaiveDate) -> Timestamp {
     )
 }
 
+/// The day, week and month that contain an instant, in the order of [`Period::ALL`].
+pub type Windows = [Window; 3];
+
+/// Each time zone's current [`Windows`], worked out once a day rather than on every request
+/// (time-zone arithmetic and three labels each time). Valid while the day holds the instant:
+/// the week and the month hold the whole day.
+#[derive(Default)]
+pub struct Calendar {
+    by_zone: Mutex<HashMap<Tz, Arc<Windows>>>,
+}
+
+impl Calendar {
+    pub fn windows(&self, tz: Tz, now: Timestamp) -> Arc<Windows> {
+        let mut by_zone = self.by_zone.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(windows) = by_zone.get(&tz)
+            && windows[0].start <= now
+            && now < windows[0].end
+        {
+            return windows.clone();
+        }
+        let windows = Arc::new(Period::ALL.map(|p| window(p, tz, now)));
+        by_zone.insert(tz, windows.clone());
+        windows
+    }
+}
+
 /// The UTC hour that contains `at`: the anomaly detector's buckets.
 pub fn hour_start(at: Timestamp) -> Timestamp {
     Timestamp(at.millis() - at.millis().rem_euclid(3_600_000))
@@ -133,6 +162,27 @@ pub fn hour_start(at: Timestamp) -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_calendar_gives_the_windows_of_the_instant_asked_across_midnight() {
+        let calendar = Calendar::default();
+        let tz: Tz = "Asia/Tokyo".parse().unwrap();
+        for instant in [
+            "2026-11-29T14:59:59.999Z",
+            "2026-11-29T15:00:00Z",
+            "2026-11-30T14:59:59Z",
+            "2026-12-01T15:00:00Z",
+            "2026-11-01T00:00:00Z",
+        ] {
+            let now = at(instant);
+            let expected = Period::ALL.map(|p| window(p, tz, now));
+            assert_eq!(*calendar.windows(tz, now), expected, "{instant}");
+            assert_eq!(
+                *calendar.windows(Tz::UTC, now),
+                Period::ALL.map(|p| window(p, Tz::UTC, now))
+            );
+        }
+    }
 
     fn at(rfc3339: &str) -> Timestamp {
         Timestamp(

@@ -105,7 +105,7 @@ impl Counters for SqliteStore {
     async fn add_all(&self, asks: &[Ask]) -> StoreResult<Vec<Admission>> {
         let asks = asks.to_vec();
         let now = Timestamp::now().millis();
-        self.call(move |conn| {
+        self.call_inline(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(sqlite_error)?;
@@ -184,7 +184,7 @@ impl Counters for SqliteStore {
     async fn get_many(&self, windows: &[(String, Timestamp)]) -> StoreResult<Vec<u64>> {
         let windows = windows.to_vec();
         let now = Timestamp::now().millis();
-        self.call(move |conn| {
+        self.call_inline(move |conn| {
             windows
                 .iter()
                 .map(|(key, start)| Ok(from_sql_int(current(conn, key, start.millis(), now)?)))

@@ -1,20 +1,22 @@
 //! The embedded backend: one SQLite file (or memory, for tests) behind every port.
 //!
 //! rusqlite is blocking, so each call runs on Tokio's blocking pool and takes the one
-//! connection in turn; the async runtime never waits on disk. The file is in WAL mode, so other
+//! connection in turn; the async runtime never waits on disk. The exception is the request
+//! path's counters, run on the async worker when the connection is free ([`inline`]). The file is in WAL mode, so other
 //! processes (the CLI, a second gateway) can read while one writes, and every read-then-write
 //! step (counters, rotation, breakers) runs in an `IMMEDIATE` transaction, which holds across processes.
 
 mod admin_tokens;
 mod breakers;
 mod counters;
+mod inline;
 mod keys;
 mod logs;
 mod orgs;
 mod schema;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode};
@@ -73,13 +75,34 @@ impl SqliteStore {
         };
         store
             .call(|conn| {
-                conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite_error)?;
+                inline::install(conn).map_err(sqlite_error)?;
                 conn.pragma_update(None, "foreign_keys", "ON")
                     .map_err(sqlite_error)?;
                 schema::migrate(conn)
             })
             .await?;
         Ok(store)
+    }
+
+    /// Runs `f` with the connection on this async worker when the connection is free and no
+    /// other process holds the database, else on the blocking pool. For short statements only.
+    async fn call_inline<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let done = match self.conn.try_lock() {
+            Ok(mut conn) => inline::on_worker(|| f(&mut conn)),
+            Err(TryLockError::Poisoned(poisoned)) => {
+                let mut conn = poisoned.into_inner();
+                inline::on_worker(|| f(&mut conn))
+            }
+            Err(TryLockError::WouldBlock) => None,
+        };
+        match done {
+            Some(outcome) => outcome,
+            None => self.call(f).await,
+        }
     }
 
     /// Runs `f` with the connection on the blocking pool.
