@@ -2,9 +2,10 @@
 //!
 //! rusqlite is blocking, so each call runs on Tokio's blocking pool and takes the one
 //! connection in turn; the async runtime never waits on disk. The exception is the request
-//! path's counters, run on the async worker when the connection is free ([`inline`]). The file is in WAL mode, so other
-//! processes (the CLI, a second gateway) can read while one writes, and every read-then-write
-//! step (counters, rotation, breakers) runs in an `IMMEDIATE` transaction, which holds across processes.
+//! path's counters, run on the async worker when the connection is free ([`inline`]). The file
+//! is in WAL mode, so other processes (the CLI, a second gateway) can read while one writes,
+//! and every read-then-write step (counters, rotation, breakers) runs in an `IMMEDIATE`
+//! transaction, which holds across processes.
 
 mod admin_tokens;
 mod breakers;
