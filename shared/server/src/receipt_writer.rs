@@ -1,9 +1,10 @@
 //! Receipts reach the request log through a background writer, so no client waits on a store
 //! write: the request path hands a record to a bounded channel and moves on; one task writes
 //! them in batches, waiting up to [`LINGER`] after a record for others to join it, so a busy
-//! gateway writes one batch where it would write hundreds of single rows. When the channel is full (the store is down or slow) records are dropped,
-//! counted and logged rather than slowing requests. [`ReceiptWriter::flush`] writes everything
-//! queued before it returns, which the server calls on clean shutdown.
+//! gateway writes one batch where it would write hundreds of single rows. When the channel is
+//! full (the store is down or slow) records are dropped, counted and logged rather than slowing
+//! requests. [`ReceiptWriter::flush`] writes everything queued before it returns, which the
+//! server calls on clean shutdown.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,8 +19,11 @@ use tokio::sync::{mpsc, oneshot};
 const QUEUE: usize = 10_000;
 /// Records written in one store call, at most.
 const BATCH: usize = 100;
-/// How long a batch waits for more records before it is written.
-const LINGER: Duration = Duration::from_millis(50);
+/// How long a batch waits for more records before it is written. Short enough that a batch
+/// holds SQLite's one connection for a few hundred microseconds, not milliseconds, when a store
+/// key's counters want it (their p99 at concurrency 1 was 0.5 to 2.7 ms higher with 50 ms);
+/// at saturation batches fill to [`BATCH`] first anyway.
+const LINGER: Duration = Duration::from_millis(10);
 /// Attempts per batch before its records count as dropped.
 const ATTEMPTS: u32 = 3;
 
