@@ -1,6 +1,7 @@
 //! `llm-gateway`: the all-in-one local server and command-line tool.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,6 +89,9 @@ struct ServeArgs {
     /// Replaces configured providers. Set LLM_GATEWAY_DEMO_KEY to fix the key.
     #[arg(long)]
     demo: bool,
+    /// The configuration, read before the async runtime starts.
+    #[arg(skip)]
+    config: Option<Box<Config>>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -140,19 +144,29 @@ struct FakeArgs {
 /// is SQLite, whose one connection serves one call at a time, and exact token counts, which are
 /// CPU-bound: more threads only wait for the connection or a core, so further calls queue for
 /// one of these instead.
-fn blocking_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from) * 2 + 4
+fn blocking_threads(cores: NonZeroUsize) -> usize {
+    cores.get() * 2 + 4
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     // CPU-bound and synchronous: no async runtime needed.
     if let Command::EvalRouter(args) = cli.command {
         return eval_router::run(args);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let cores = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    // The server's configuration is read first: it says how many threads answer requests.
+    if let Command::Serve(args) = &mut cli.command {
+        let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
+        if let Some(workers) = config.server.workers {
+            runtime.worker_threads(workers.get());
+        }
+        args.config = Some(Box::new(config));
+    }
+    let runtime = runtime
         .enable_all()
-        .max_blocking_threads(blocking_threads())
+        .max_blocking_threads(blocking_threads(cores))
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(run(cli))
@@ -164,7 +178,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| store_setup::default_data_dir(&ProcessEnv));
     match cli.command {
-        Command::Serve(args) => serve_command(args, cli.config, &data_dir).await,
+        Command::Serve(mut args) => {
+            let config = match args.config.take() {
+                Some(config) => *config,
+                None => Config::load(cli.config.as_deref(), &ProcessEnv)?,
+            };
+            serve_command(args, config, &data_dir).await
+        }
         Command::Org(command) => {
             let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
             let store = store_setup::open(&config.store, &data_dir, &ProcessEnv).await?;
@@ -218,10 +238,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve_command(
     args: ServeArgs,
-    config_path: Option<PathBuf>,
+    mut config: Config,
     data_dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let mut config = Config::load(config_path.as_deref(), &ProcessEnv)?;
     telemetry::init(&config.telemetry);
     if let Some(bind) = args.bind {
         config.server.bind = bind;

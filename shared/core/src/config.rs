@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -202,6 +203,11 @@ pub struct ServerConfig {
     /// Keys travel in a header, never a cookie, so allowing origins exposes no ambient
     /// credential.
     pub cors_allowed_origins: Vec<String>,
+    /// Threads that answer requests; `None` for one per core. Fewer leave cores to the work
+    /// each request hands to other threads (the request log's and counters' store writes,
+    /// exact token counts) and to whatever else runs on the machine: on a 2-core machine that
+    /// also runs the load, one thread cut the concurrency-1 p99 but let open-loop load queue.
+    pub workers: Option<NonZeroUsize>,
 }
 
 impl Default for ServerConfig {
@@ -210,6 +216,7 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 4 * 1024 * 1024,
             cors_allowed_origins: vec!["*".to_owned()],
+            workers: None,
         }
     }
 }
@@ -1024,6 +1031,15 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn request_threads_can_be_set_but_not_to_zero() {
+        assert_eq!(Config::default().server.workers, None);
+        let set = Config::load(None, &env(&[("LLM_GATEWAY__SERVER__WORKERS", "4")])).unwrap();
+        assert_eq!(set.server.workers, NonZeroUsize::new(4));
+        let error = Config::from_toml("[server]\nworkers = 0\n").unwrap_err();
+        assert!(error.to_string().contains("server.workers"), "{error}");
     }
 
     #[test]
