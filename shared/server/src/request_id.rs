@@ -63,8 +63,8 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// A new request id: `req_` and 32 hex digits, the first 12 the Unix time in milliseconds, the
-/// other 20 random bits from the thread's generator (80 of them: unguessable, and no system call).
+/// A new request id: `req_` and 32 hex digits. The first 12 are the Unix time in milliseconds;
+/// the other 20 are 80 random bits from the thread's generator (unguessable, and no system call).
 ///
 /// Ids made later sort after earlier ones, so the request log's primary-key index grows at its
 /// end, as its time index does. With wholly random ids each receipt written landed on a page of
@@ -87,9 +87,9 @@ mod tests {
     fn ids_are_unique_hex_and_sort_in_the_order_they_were_made() {
         let first = new_id();
         std::thread::sleep(std::time::Duration::from_millis(2));
-        let same_millisecond = [new_id(), new_id()];
-        assert_ne!(same_millisecond[0], same_millisecond[1]);
-        for id in [&first, &same_millisecond[0]] {
+        let later = [new_id(), new_id()];
+        assert_ne!(later[0], later[1]);
+        for id in [&first, &later[0]] {
             let hex = id.strip_prefix("req_").unwrap();
             assert_eq!(hex.len(), 32);
             assert!(
@@ -97,7 +97,7 @@ mod tests {
                 "{id}"
             );
         }
-        assert!(first < same_millisecond[0] && first < same_millisecond[1]);
+        assert!(first < later[0] && first < later[1]);
         let millis = u64::from_str_radix(&first[4..16], 16).unwrap();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
