@@ -122,7 +122,8 @@ impl Access {
                 config.spend.platform_fee_percent,
                 config.limits.default_max_output_tokens,
             ),
-            writer: ReceiptWriter::start(store.clone()),
+            writer: ReceiptWriter::start(store.clone())
+                .map_err(|e| anyhow::anyhow!("starting the request log's writer thread: {e}"))?,
             limiter: Limiter::new(store.clone(), counter_writer.clone()),
             counter_writer,
             store,
