@@ -107,14 +107,17 @@ impl From<ApiError> for Denied {
 }
 
 impl Access {
-    /// Ready to serve: the configured organisation exists in the store, the receipt writer runs.
+    /// Ready to serve: the configured organisation exists in the store, the background writers run.
     pub async fn start(
         config: &Config,
         config_keys: Vec<(String, GatewayKeyHash)>,
         store: Arc<dyn Store>,
     ) -> anyhow::Result<Access> {
         let configured_org = Arc::new(ensure_configured_org(store.as_ref(), &config.limits).await?);
-        let counter_writer = Arc::new(CounterWriter::start(store.clone()));
+        let counter_writer = Arc::new(
+            CounterWriter::start(store.clone())
+                .map_err(|e| anyhow::anyhow!("starting the counters' writer thread: {e}"))?,
+        );
         Ok(Access {
             budget: Budget::new(
                 store.clone(),

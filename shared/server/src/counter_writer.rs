@@ -20,6 +20,8 @@ use std::time::Duration;
 use gateway_store::{Adjustment, Counters, Timestamp};
 use tokio::sync::{Notify, oneshot};
 
+use crate::writer_thread;
+
 /// How long a change that only adds to reports waits for others before it is written.
 const LINGER: Duration = Duration::from_millis(20);
 
@@ -59,14 +61,14 @@ pub struct CounterWriter {
 }
 
 impl CounterWriter {
-    /// Starts the writing task on the current runtime.
-    pub fn start(counters: Arc<dyn Counters>) -> CounterWriter {
+    /// Starts the writer on a thread of its own (see [`crate::writer_thread`]).
+    pub fn start(counters: Arc<dyn Counters>) -> std::io::Result<CounterWriter> {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             wake: Notify::new(),
         });
-        tokio::spawn(write_changes(counters, shared.clone()));
-        CounterWriter { shared }
+        writer_thread::spawn("counter-writer", write_changes(counters, shared.clone()))?;
+        Ok(CounterWriter { shared })
     }
 
     /// Adds `delta` to the window `(key, window_start)`, living until `expires_at`, without
@@ -195,7 +197,7 @@ mod tests {
     #[tokio::test]
     async fn changes_to_one_window_add_up_and_flush_writes_them_all() {
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-        let writer = CounterWriter::start(store.clone());
+        let writer = CounterWriter::start(store.clone()).unwrap();
         let start = Timestamp::now();
         let expires = start.plus_secs(600);
         for n in 0..500 {
@@ -213,7 +215,7 @@ mod tests {
     #[tokio::test]
     async fn a_change_for_a_limit_is_written_without_a_flush() {
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-        let writer = CounterWriter::start(store.clone());
+        let writer = CounterWriter::start(store.clone()).unwrap();
         let start = Timestamp::now();
         writer.adjust(
             "tpm:k".into(),
@@ -228,7 +230,7 @@ mod tests {
     #[tokio::test]
     async fn dropping_the_writer_writes_what_is_left() {
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-        let writer = CounterWriter::start(store.clone());
+        let writer = CounterWriter::start(store.clone()).unwrap();
         let start = Timestamp::now();
         writer.adjust(
             "req:h".into(),

@@ -10,7 +10,8 @@
 //! - [`state`]: what handlers borrow, built once from the configuration.
 //! - [`auth`], [`cors`], [`request_id`], [`errors`], [`receipts`]: the cross-cutting pieces.
 //! - [`access`], [`limits`], [`lockout`], [`receipt_writer`]: keys from the store, rate limits,
-//!   brute-force protection and the request log.
+//!   brute-force protection and the request log; [`counter_writer`] and [`writer_thread`], the
+//!   background writers and the threads they run on.
 //! - [`demo`]: simulated providers for `--demo`.
 //! - [`serve`]: binding, serving and graceful shutdown.
 //! - [`spend`]: costs, spend limits, alerts and anomaly detection.
@@ -42,5 +43,6 @@ pub mod store_setup;
 pub mod stream;
 pub mod telemetry;
 pub mod usage;
+pub mod writer_thread;
 
 pub use state::AppState;

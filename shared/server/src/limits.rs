@@ -317,7 +317,7 @@ mod tests {
     #[tokio::test]
     async fn a_refusal_gives_back_what_the_other_limits_admitted() {
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-        let writer = Arc::new(CounterWriter::start(store.clone()));
+        let writer = Arc::new(CounterWriter::start(store.clone()).unwrap());
         let limiter = Limiter::new(store.clone(), writer.clone());
         let mut set = LimitSet::default();
         set.push("org:o", Measure::Requests, Window::Minute, Some(10));

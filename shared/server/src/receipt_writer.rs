@@ -4,7 +4,7 @@
 //! gateway writes one batch where it would write hundreds of single rows. When the channel is
 //! full (the store is down or slow) records are dropped, counted and logged rather than slowing
 //! requests. [`ReceiptWriter::flush`] writes everything queued before it returns, which the
-//! server calls on clean shutdown. The writer runs on a thread of its own.
+//! server calls on clean shutdown.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +14,8 @@ use gateway_core::receipt::Receipt;
 use gateway_store::ReceiptStore;
 use gateway_store::model::receipt::{ReceiptDetails, ReceiptRecord};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::writer_thread;
 
 /// Records waiting to be written, at most.
 const QUEUE: usize = 10_000;
@@ -39,20 +41,15 @@ pub struct ReceiptWriter {
 }
 
 impl ReceiptWriter {
-    /// Starts the writer on a thread of its own, with a single-threaded runtime of its own, so
-    /// its wake-ups and store calls stay off the threads that answer requests. On the 2-core
-    /// benchmark machine that took the concurrency-1 added p99 from about +450 µs to under
-    /// +250 µs (four interleaved pairs), against the writer as a task among the requests.
+    /// Starts the writer on a thread of its own (see [`crate::writer_thread`]); it ends once
+    /// every handle is dropped and the queue is written.
     pub fn start(store: Arc<dyn ReceiptStore>) -> std::io::Result<ReceiptWriter> {
         let (queue, inbox) = mpsc::channel(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let writer = write_batches(store, inbox, dropped.clone());
-        std::thread::Builder::new()
-            .name("receipt-writer".to_owned())
-            .spawn(move || runtime.block_on(writer))?;
+        writer_thread::spawn(
+            "receipt-writer",
+            write_batches(store, inbox, dropped.clone()),
+        )?;
         Ok(ReceiptWriter { queue, dropped })
     }
 
