@@ -19,6 +19,9 @@ mod spend;
 
 mod eval_router;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "llm-gateway",
