@@ -13,7 +13,7 @@ use std::time::Duration;
 use gateway_core::receipt::Receipt;
 use gateway_store::ReceiptStore;
 use gateway_store::model::receipt::{ReceiptDetails, ReceiptRecord};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::writer_thread;
 
@@ -37,8 +37,6 @@ enum Message {
 
 pub struct ReceiptWriter {
     queue: mpsc::Sender<Message>,
-    /// Cuts a batch's wait short: a flush, or a full batch queued.
-    nudge: Arc<Notify>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -47,17 +45,12 @@ impl ReceiptWriter {
     /// every handle is dropped and the queue is written.
     pub fn start(store: Arc<dyn ReceiptStore>) -> std::io::Result<ReceiptWriter> {
         let (queue, inbox) = mpsc::channel(QUEUE);
-        let nudge = Arc::new(Notify::new());
         let dropped = Arc::new(AtomicU64::new(0));
         writer_thread::spawn(
             "receipt-writer",
-            write_batches(store, inbox, nudge.clone(), dropped.clone()),
+            write_batches(store, inbox, dropped.clone()),
         )?;
-        Ok(ReceiptWriter {
-            queue,
-            nudge,
-            dropped,
-        })
+        Ok(ReceiptWriter { queue, dropped })
     }
 
     /// Queues a record without waiting; a full queue drops it (counted).
@@ -80,16 +73,12 @@ impl ReceiptWriter {
             let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             tracing::warn!(dropped_total = total, "receipt queue full: receipt dropped");
         }
-        if self.queue.max_capacity() - self.queue.capacity() >= BATCH {
-            self.nudge.notify_one();
-        }
     }
 
     /// Waits until every record queued before this call is written (or dropped).
     pub async fn flush(&self) {
         let (done, written) = oneshot::channel();
         if self.queue.send(Message::Flush(done)).await.is_ok() {
-            self.nudge.notify_one();
             let _ = written.await;
         }
     }
@@ -100,13 +89,9 @@ impl ReceiptWriter {
     }
 }
 
-/// Writes what arrives in batches. A batch's first record wakes the writer; the rest are
-/// taken from the queue when the batch is due ([`LINGER`] later, or sooner when nudged), not
-/// one wake-up per record, so a request costs the writer's thread no wake-up of its own.
 async fn write_batches(
     store: Arc<dyn ReceiptStore>,
     mut inbox: mpsc::Receiver<Message>,
-    nudge: Arc<Notify>,
     dropped: Arc<AtomicU64>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
@@ -114,35 +99,28 @@ async fn write_batches(
     while let Some(first) = inbox.recv().await {
         let deadline = tokio::time::Instant::now() + LINGER;
         let mut next = Some(first);
-        loop {
-            while let Some(message) = next.take() {
-                match message {
-                    Message::Record(queued) => {
-                        let (mut record, receipt) = *queued;
-                        if let Some(receipt) = receipt {
-                            record.details = ReceiptDetails::of(&receipt);
-                        }
-                        batch.push(record);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Record(queued) => {
+                    let (mut record, receipt) = *queued;
+                    if let Some(receipt) = receipt {
+                        record.details = ReceiptDetails::of(&receipt);
                     }
-                    Message::Flush(done) => waiting.push(done),
+                    batch.push(record);
                 }
-                // After a flush, only what was queued before it: write now.
-                if batch.len() >= BATCH || !waiting.is_empty() {
+                // Everything queued before the flush is in the batch: write it now.
+                Message::Flush(done) => {
+                    waiting.push(done);
                     break;
                 }
-                next = inbox.try_recv().ok();
             }
-            if batch.len() >= BATCH || !waiting.is_empty() {
+            if batch.len() >= BATCH {
                 break;
             }
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline) => {}
-                () = nudge.notified() => {}
-            }
-            next = inbox.try_recv().ok();
-            if next.is_none() && tokio::time::Instant::now() >= deadline {
-                break;
-            }
+            next = tokio::time::timeout_at(deadline, inbox.recv())
+                .await
+                .ok()
+                .flatten();
         }
         if !batch.is_empty() {
             let records: Arc<[ReceiptRecord]> =
