@@ -1,19 +1,20 @@
 //! Receipts reach the request log through a background writer, so no client waits on a store
-//! write: the request path hands a record to a bounded channel and moves on; one task writes
-//! them in batches, waiting up to [`LINGER`] after a record for others to join it, so a busy
-//! gateway writes one batch where it would write hundreds of single rows. When the channel is
-//! full (the store is down or slow) records are dropped, counted and logged rather than slowing
-//! requests. [`ReceiptWriter::flush`] writes everything queued before it returns, which the
-//! server calls on clean shutdown.
+//! write: the request path adds a record to a bounded queue and moves on; one writer takes
+//! them in batches, waiting up to [`LINGER`] after a batch's first record for others to join
+//! it, so a busy gateway writes one batch where it would write hundreds of single rows. Only a
+//! batch's first record, a full batch and a flush wake the writer, not every record. When the
+//! queue is full (the store is down or slow) records are dropped, counted and logged rather
+//! than slowing requests. [`ReceiptWriter::flush`] writes everything queued before it returns,
+//! which the server calls on clean shutdown.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use gateway_core::receipt::Receipt;
 use gateway_store::ReceiptStore;
 use gateway_store::model::receipt::{ReceiptDetails, ReceiptRecord};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 
 use crate::writer_thread;
 
@@ -29,28 +30,44 @@ const LINGER: Duration = Duration::from_millis(10);
 /// Attempts per batch before its records count as dropped.
 const ATTEMPTS: u32 = 3;
 
-enum Message {
-    /// A record, and the client-facing receipt that becomes its `details` in the background.
-    Record(Box<(ReceiptRecord, Option<Receipt>)>),
-    Flush(oneshot::Sender<()>),
+/// A record, and the client-facing receipt that becomes its `details` in the background.
+type Queued = Box<(ReceiptRecord, Option<Receipt>)>;
+
+#[derive(Default)]
+struct Pending {
+    records: Vec<Queued>,
+    flushes: Vec<oneshot::Sender<()>>,
+    closed: bool,
 }
 
+struct Shared {
+    pending: Mutex<Pending>,
+    wake: Notify,
+    dropped: AtomicU64,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Hands records to the background writer; dropping it writes what is queued and ends the
+/// writer.
 pub struct ReceiptWriter {
-    queue: mpsc::Sender<Message>,
-    dropped: Arc<AtomicU64>,
+    shared: Arc<Shared>,
 }
 
 impl ReceiptWriter {
-    /// Starts the writer on a thread of its own (see [`crate::writer_thread`]); it ends once
-    /// every handle is dropped and the queue is written.
+    /// Starts the writer on a thread of its own (see [`crate::writer_thread`]).
     pub fn start(store: Arc<dyn ReceiptStore>) -> std::io::Result<ReceiptWriter> {
-        let (queue, inbox) = mpsc::channel(QUEUE);
-        let dropped = Arc::new(AtomicU64::new(0));
-        writer_thread::spawn(
-            "receipt-writer",
-            write_batches(store, inbox, dropped.clone()),
-        )?;
-        Ok(ReceiptWriter { queue, dropped })
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            wake: Notify::new(),
+            dropped: AtomicU64::new(0),
+        });
+        writer_thread::spawn("receipt-writer", write_batches(store, shared.clone()))?;
+        Ok(ReceiptWriter { shared })
     }
 
     /// Queues a record without waiting; a full queue drops it (counted).
@@ -65,70 +82,85 @@ impl ReceiptWriter {
     }
 
     fn enqueue(&self, record: ReceiptRecord, receipt: Option<Receipt>) {
-        if self
-            .queue
-            .try_send(Message::Record(Box::new((record, receipt))))
-            .is_err()
-        {
-            let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            tracing::warn!(dropped_total = total, "receipt queue full: receipt dropped");
+        let queued = {
+            let mut pending = self.shared.lock();
+            if pending.records.len() < QUEUE {
+                pending.records.push(Box::new((record, receipt)));
+                Some(pending.records.len())
+            } else {
+                None
+            }
+        };
+        match queued {
+            Some(1 | BATCH) => self.shared.wake.notify_one(),
+            Some(_) => {}
+            None => {
+                let total = self.shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::warn!(dropped_total = total, "receipt queue full: receipt dropped");
+            }
         }
     }
 
     /// Waits until every record queued before this call is written (or dropped).
     pub async fn flush(&self) {
         let (done, written) = oneshot::channel();
-        if self.queue.send(Message::Flush(done)).await.is_ok() {
-            let _ = written.await;
-        }
+        self.shared.lock().flushes.push(done);
+        self.shared.wake.notify_one();
+        let _ = written.await;
     }
 
     /// Receipts lost so far (queue full, or the store refused them).
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.shared.dropped.load(Ordering::Relaxed)
     }
 }
 
-async fn write_batches(
-    store: Arc<dyn ReceiptStore>,
-    mut inbox: mpsc::Receiver<Message>,
-    dropped: Arc<AtomicU64>,
-) {
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut waiting = Vec::new();
-    while let Some(first) = inbox.recv().await {
-        let deadline = tokio::time::Instant::now() + LINGER;
-        let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Record(queued) => {
+impl Drop for ReceiptWriter {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+async fn write_batches(store: Arc<dyn ReceiptStore>, shared: Arc<Shared>) {
+    loop {
+        shared.wake.notified().await;
+        let due = {
+            let pending = shared.lock();
+            pending.records.len() >= BATCH || !pending.flushes.is_empty() || pending.closed
+        };
+        if !due {
+            // A full batch or a flush arriving meanwhile cuts the wait short.
+            let _ = tokio::time::timeout(LINGER, shared.wake.notified()).await;
+        }
+        let (queued, flushes, closed) = {
+            let mut pending = shared.lock();
+            (
+                std::mem::replace(&mut pending.records, Vec::with_capacity(BATCH)),
+                std::mem::take(&mut pending.flushes),
+                pending.closed,
+            )
+        };
+        let mut queued = queued.into_iter().peekable();
+        while queued.peek().is_some() {
+            let batch: Arc<[ReceiptRecord]> = queued
+                .by_ref()
+                .take(BATCH)
+                .map(|queued| {
                     let (mut record, receipt) = *queued;
                     if let Some(receipt) = receipt {
                         record.details = ReceiptDetails::of(&receipt);
                     }
-                    batch.push(record);
-                }
-                // Everything queued before the flush is in the batch: write it now.
-                Message::Flush(done) => {
-                    waiting.push(done);
-                    break;
-                }
-            }
-            if batch.len() >= BATCH {
-                break;
-            }
-            next = tokio::time::timeout_at(deadline, inbox.recv())
-                .await
-                .ok()
-                .flatten();
+                    record
+                })
+                .collect();
+            write_one_batch(store.as_ref(), batch, &shared.dropped).await;
         }
-        if !batch.is_empty() {
-            let records: Arc<[ReceiptRecord]> =
-                std::mem::replace(&mut batch, Vec::with_capacity(BATCH)).into();
-            write_one_batch(store.as_ref(), records, &dropped).await;
-        }
-        for done in waiting.drain(..) {
+        for done in flushes {
             let _ = done.send(());
+        }
+        if closed {
+            return;
         }
     }
 }
@@ -184,6 +216,26 @@ mod tests {
         }
     }
 
+    /// How many of org_1's receipts are stored once there are `expected`, or after about a
+    /// second.
+    async fn stored_within_a_second(store: &SqliteStore, expected: usize) -> usize {
+        let query = ReceiptQuery::for_org("org_1");
+        let mut stored = 0;
+        for _ in 0..200 {
+            stored = store
+                .query_receipts(&query, Timestamp::now())
+                .await
+                .unwrap()
+                .items
+                .len();
+            if stored == expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        stored
+    }
+
     #[tokio::test]
     async fn flush_returns_once_every_queued_receipt_is_stored() {
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
@@ -209,20 +261,17 @@ mod tests {
         for n in 0..5 {
             writer.submit(record(n));
         }
-        let query = ReceiptQuery::for_org("org_1");
-        let mut stored = 0;
-        for _ in 0..200 {
-            stored = store
-                .query_receipts(&query, Timestamp::now())
-                .await
-                .unwrap()
-                .items
-                .len();
-            if stored == 5 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(stored_within_a_second(&store, 5).await, 5);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_writer_writes_what_is_queued() {
+        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let writer = ReceiptWriter::start(store.clone()).unwrap();
+        for n in 0..3 {
+            writer.submit(record(n));
         }
-        assert_eq!(stored, 5);
+        drop(writer);
+        assert_eq!(stored_within_a_second(&store, 3).await, 3);
     }
 }
