@@ -7,6 +7,7 @@
 //! than slowing requests. [`ReceiptWriter::flush`] writes everything queued before it returns,
 //! which the server calls on clean shutdown.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -35,7 +36,7 @@ type Queued = Box<(ReceiptRecord, Option<Receipt>)>;
 
 #[derive(Default)]
 struct Pending {
-    records: Vec<Queued>,
+    records: VecDeque<Queued>,
     flushes: Vec<oneshot::Sender<()>>,
     closed: bool,
 }
@@ -85,7 +86,7 @@ impl ReceiptWriter {
         let queued = {
             let mut pending = self.shared.lock();
             if pending.records.len() < QUEUE {
-                pending.records.push(Box::new((record, receipt)));
+                pending.records.push_back(Box::new((record, receipt)));
                 Some(pending.records.len())
             } else {
                 None
@@ -133,34 +134,43 @@ async fn write_batches(store: Arc<dyn ReceiptStore>, shared: Arc<Shared>) {
             // A full batch or a flush arriving meanwhile cuts the wait short.
             let _ = tokio::time::timeout(LINGER, shared.wake.notified()).await;
         }
-        let (queued, flushes, closed) = {
-            let mut pending = shared.lock();
-            (
-                std::mem::replace(&mut pending.records, Vec::with_capacity(BATCH)),
-                std::mem::take(&mut pending.flushes),
-                pending.closed,
-            )
-        };
-        let mut queued = queued.into_iter().peekable();
-        while queued.peek().is_some() {
-            let batch: Arc<[ReceiptRecord]> = queued
-                .by_ref()
-                .take(BATCH)
-                .map(|queued| {
-                    let (mut record, receipt) = *queued;
-                    if let Some(receipt) = receipt {
-                        record.details = ReceiptDetails::of(&receipt);
-                    }
-                    record
-                })
-                .collect();
-            write_one_batch(store.as_ref(), batch, &shared.dropped).await;
-        }
-        for done in flushes {
-            let _ = done.send(());
-        }
-        if closed {
-            return;
+        // A batch at a time, so the queue's bound holds while the store is slow.
+        loop {
+            let (queued, flushes, closed) = {
+                let mut pending = shared.lock();
+                let take = pending.records.len().min(BATCH);
+                let queued: Vec<Queued> = pending.records.drain(..take).collect();
+                // Flushes wait until everything queued before them is written.
+                if pending.records.is_empty() {
+                    (queued, std::mem::take(&mut pending.flushes), pending.closed)
+                } else {
+                    (queued, Vec::new(), false)
+                }
+            };
+            if !queued.is_empty() {
+                let batch: Arc<[ReceiptRecord]> = queued
+                    .into_iter()
+                    .map(|queued| {
+                        let (mut record, receipt) = *queued;
+                        if let Some(receipt) = receipt {
+                            record.details = ReceiptDetails::of(&receipt);
+                        }
+                        record
+                    })
+                    .collect();
+                let more = batch.len() == BATCH;
+                write_one_batch(store.as_ref(), batch, &shared.dropped).await;
+                if more && flushes.is_empty() && !closed {
+                    continue;
+                }
+            }
+            for done in flushes {
+                let _ = done.send(());
+            }
+            if closed {
+                return;
+            }
+            break;
         }
     }
 }
