@@ -136,16 +136,16 @@ async fn write_batches(store: Arc<dyn ReceiptStore>, shared: Arc<Shared>) {
         }
         // A batch at a time, so the queue's bound holds while the store is slow.
         loop {
-            let (queued, flushes, closed) = {
+            let (queued, emptied) = {
                 let mut pending = shared.lock();
                 let take = pending.records.len().min(BATCH);
                 let queued: Vec<Queued> = pending.records.drain(..take).collect();
                 // Flushes wait until everything queued before them is written.
-                if pending.records.is_empty() {
-                    (queued, std::mem::take(&mut pending.flushes), pending.closed)
-                } else {
-                    (queued, Vec::new(), false)
-                }
+                let emptied = pending
+                    .records
+                    .is_empty()
+                    .then(|| (std::mem::take(&mut pending.flushes), pending.closed));
+                (queued, emptied)
             };
             if !queued.is_empty() {
                 let batch: Arc<[ReceiptRecord]> = queued
@@ -158,12 +158,11 @@ async fn write_batches(store: Arc<dyn ReceiptStore>, shared: Arc<Shared>) {
                         record
                     })
                     .collect();
-                let more = batch.len() == BATCH;
                 write_one_batch(store.as_ref(), batch, &shared.dropped).await;
-                if more && flushes.is_empty() && !closed {
-                    continue;
-                }
             }
+            let Some((flushes, closed)) = emptied else {
+                continue;
+            };
             for done in flushes {
                 let _ = done.send(());
             }
