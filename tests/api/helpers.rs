@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,10 @@ use gateway_server::serve::{self, RunningGateway};
 use gateway_store::Store;
 use gateway_store::sqlite::SqliteStore;
 use serde_json::{Value, json};
+
+/// Threads answering requests in every test gateway: more than one, as on any multi-core
+/// machine, so that requests on different connections can be answered by different threads.
+const TWO_THREADS: NonZeroUsize = NonZeroUsize::new(2).expect("two is not zero");
 
 pub const KEY: &str = "llm_gw_dev_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -140,9 +145,13 @@ pub async fn spawn_app_on(store: Arc<dyn Store>, extra_toml: &str) -> TestApp {
     let state = AppState::with_store(&config, &HashMap::<String, String>::new(), store.clone())
         .await
         .expect("state");
-    let gateway = serve::start(Arc::new(state), SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("gateway starts");
+    let gateway = serve::start(
+        Arc::new(state),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        TWO_THREADS,
+    )
+    .await
+    .expect("gateway starts");
     TestApp {
         url: format!("http://{}", gateway.addr()),
         store,

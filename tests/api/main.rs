@@ -25,6 +25,7 @@ mod ratelimits;
 mod routing;
 mod sagemaker;
 mod security;
+mod serving;
 mod spend;
 mod spend_alerts;
 mod streaming;

@@ -93,9 +93,6 @@ struct ServeArgs {
     /// Replaces configured providers. Set LLM_GATEWAY_DEMO_KEY to fix the key.
     #[arg(long)]
     demo: bool,
-    /// The configuration, read before the async runtime starts.
-    #[arg(skip)]
-    config: Option<Box<Config>>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -144,29 +141,27 @@ struct FakeArgs {
     chunk_delay_ms: u64,
 }
 
-/// Threads for blocking work, at most: two per core and four more (8 on two cores). That work
-/// is SQLite, whose one connection serves one call at a time, and exact token counts, which are
-/// CPU-bound: more threads only wait for the connection or a core, so further calls queue for
-/// one of these instead.
+/// Threads for blocking work on the main runtime, at most: two per core and four more (8 on
+/// two cores). That work is SQLite, whose one connection serves one call at a time, and exact
+/// token counts, which are CPU-bound: more threads only wait for the connection or a core, so
+/// further calls queue for one of these instead.
 fn blocking_threads(cores: NonZeroUsize) -> usize {
     cores.get() * 2 + 4
 }
 
 fn main() -> anyhow::Result<()> {
-    let mut cli = Cli::parse();
+    let cli = Cli::parse();
     // CPU-bound and synchronous: no async runtime needed.
     if let Command::EvalRouter(args) = cli.command {
         return eval_router::run(args);
     }
     let cores = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    // The server's configuration is read first: it says how many threads answer requests.
-    if let Command::Serve(args) = &mut cli.command {
-        let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
-        if let Some(workers) = config.server.workers {
-            runtime.worker_threads(workers.get());
-        }
-        args.config = Some(Box::new(config));
+    if let Command::Serve(_) = cli.command {
+        // Requests are answered on threads of their own (`[server] workers`); this runtime
+        // keeps the background work: start-up, the simulated providers of --demo, retention,
+        // alerts.
+        runtime.worker_threads(1);
     }
     let runtime = runtime
         .enable_all()
@@ -182,11 +177,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| store_setup::default_data_dir(&ProcessEnv));
     match cli.command {
-        Command::Serve(mut args) => {
-            let config = match args.config.take() {
-                Some(config) => *config,
-                None => Config::load(cli.config.as_deref(), &ProcessEnv)?,
-            };
+        Command::Serve(args) => {
+            let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
             serve_command(args, config, &data_dir).await
         }
         Command::Org(command) => {
@@ -268,7 +260,12 @@ async fn serve_command(
              declare [providers.*] in the configuration, or run with --demo"
         );
     }
-    let running = serve::start(Arc::new(state), config.server.bind)
+    let threads = config
+        .server
+        .workers
+        .or_else(|| std::thread::available_parallelism().ok())
+        .unwrap_or(NonZeroUsize::MIN);
+    let running = serve::start(Arc::new(state), config.server.bind, threads)
         .await
         .with_context(|| format!("listening on {}", config.server.bind))?;
     let url = format!("http://{}", running.addr());

@@ -203,10 +203,7 @@ pub struct ServerConfig {
     /// Keys travel in a header, never a cookie, so allowing origins exposes no ambient
     /// credential.
     pub cors_allowed_origins: Vec<String>,
-    /// Threads that answer requests; `None` for one per core. Fewer leave cores to the work
-    /// each request hands to other threads (the request log's and counters' store writes,
-    /// exact token counts) and to whatever else runs on the machine: on a 2-core machine that
-    /// also runs the load, one thread cut the concurrency-1 p99 but let open-loop load queue.
+    /// Threads that answer requests, each with a runtime of its own; `None` for one per core.
     pub workers: Option<NonZeroUsize>,
 }
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 use gateway_store::{Adjustment, Counters, Timestamp};
 use tokio::sync::{Notify, oneshot};
 
-use crate::writer_thread;
+use crate::runtime_thread;
 
 /// How long a change that only adds to reports waits for others before it is written.
 const LINGER: Duration = Duration::from_millis(20);
@@ -61,13 +61,13 @@ pub struct CounterWriter {
 }
 
 impl CounterWriter {
-    /// Starts the writer on a thread of its own (see [`crate::writer_thread`]).
+    /// Starts the writer on a thread of its own (see [`crate::runtime_thread`]).
     pub fn start(counters: Arc<dyn Counters>) -> std::io::Result<CounterWriter> {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             wake: Notify::new(),
         });
-        writer_thread::spawn("counter-writer", write_changes(counters, shared.clone()))?;
+        runtime_thread::spawn("counter-writer", 1, write_changes(counters, shared.clone()))?;
         Ok(CounterWriter { shared })
     }
 

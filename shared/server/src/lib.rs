@@ -10,10 +10,11 @@
 //! - [`state`]: what handlers borrow, built once from the configuration.
 //! - [`auth`], [`cors`], [`request_id`], [`errors`], [`receipts`]: the cross-cutting pieces.
 //! - [`access`], [`limits`], [`lockout`], [`receipt_writer`]: keys from the store, rate limits,
-//!   brute-force protection and the request log; [`counter_writer`] and [`writer_thread`], the
-//!   background writers and the threads they run on.
+//!   brute-force protection and the request log; [`counter_writer`], the counters' background
+//!   writer.
 //! - [`demo`]: simulated providers for `--demo`.
-//! - [`serve`]: binding, serving and graceful shutdown.
+//! - [`serve`] and [`runtime_thread`]: binding, serving on threads of their own, and graceful
+//!   shutdown.
 //! - [`spend`]: costs, spend limits, alerts and anomaly detection.
 //! - [`telemetry`], to set up logging.
 
@@ -35,6 +36,7 @@ pub mod receipts;
 pub mod request_id;
 pub mod retention;
 pub mod routes;
+pub mod runtime_thread;
 pub mod serve;
 pub mod shared_health;
 pub mod spend;
@@ -43,6 +45,5 @@ pub mod store_setup;
 pub mod stream;
 pub mod telemetry;
 pub mod usage;
-pub mod writer_thread;
 
 pub use state::AppState;

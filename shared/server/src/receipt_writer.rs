@@ -17,7 +17,7 @@ use gateway_store::ReceiptStore;
 use gateway_store::model::receipt::{ReceiptDetails, ReceiptRecord};
 use tokio::sync::{Notify, oneshot};
 
-use crate::writer_thread;
+use crate::runtime_thread;
 
 /// Records waiting to be written, at most.
 const QUEUE: usize = 10_000;
@@ -60,14 +60,14 @@ pub struct ReceiptWriter {
 }
 
 impl ReceiptWriter {
-    /// Starts the writer on a thread of its own (see [`crate::writer_thread`]).
+    /// Starts the writer on a thread of its own (see [`crate::runtime_thread`]).
     pub fn start(store: Arc<dyn ReceiptStore>) -> std::io::Result<ReceiptWriter> {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             wake: Notify::new(),
             dropped: AtomicU64::new(0),
         });
-        writer_thread::spawn("receipt-writer", write_batches(store, shared.clone()))?;
+        runtime_thread::spawn("receipt-writer", 1, write_batches(store, shared.clone()))?;
         Ok(ReceiptWriter { shared })
     }
 

@@ -1,46 +1,81 @@
 //! Running the router on a socket, with a graceful shutdown that lets in-flight requests finish.
+//!
+//! Requests are answered by a set of threads, each with a single-threaded runtime of its own
+//! (see [`crate::runtime_thread`]), all accepting from the one listening socket. A connection's
+//! requests are read, routed, forwarded and answered on the thread that accepted it, and the
+//! kernel wakes an idle thread first, so new connections go where there is time for them.
 
 use std::io;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::sync::{oneshot, watch};
 
 use crate::app;
+use crate::runtime_thread;
 use crate::state::AppState;
 
+/// Threads for blocking work (SQLite calls, exact token counts, embeddings) per thread that
+/// answers requests: SQLite's one connection serves one call at a time and the rest is
+/// CPU-bound, so more would only wait for the connection or a core.
+const BLOCKING_THREADS_PER_THREAD: usize = 4;
+
+/// The gateway, serving. Dropping it stops the serving threads as [`RunningGateway::shutdown`]
+/// does, without waiting for them.
 pub struct RunningGateway {
     addr: SocketAddr,
     state: Arc<AppState>,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<io::Result<()>>,
+    stop: watch::Sender<bool>,
+    threads: Vec<oneshot::Receiver<io::Result<()>>>,
 }
 
-/// Binds (port 0 picks a free port) and serves in the background.
-pub async fn start(state: Arc<AppState>, bind: SocketAddr) -> io::Result<RunningGateway> {
-    let listener = TcpListener::bind(bind).await?;
+/// Binds (port 0 picks a free port) and serves on `threads` threads of their own.
+pub async fn start(
+    state: Arc<AppState>,
+    bind: SocketAddr,
+    threads: NonZeroUsize,
+) -> io::Result<RunningGateway> {
+    let listener = TcpListener::bind(bind).await?.into_std()?;
     let addr = listener.local_addr()?;
-    // Small SSE chunks must leave at once, not wait for Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let app = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let app = app::router(state.clone());
+    let (stop, stopped) = watch::channel(false);
+    let mut serving = Vec::with_capacity(threads.get());
+    for n in 0..threads.get() {
+        let listener = listener.try_clone()?;
+        let app = app
+            .clone()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let mut stopped = stopped.clone();
+        let (done, finished) = oneshot::channel();
+        let serve = async move {
+            let listener = TcpListener::from_std(listener)?.tap_io(|tcp| {
+                // Small SSE chunks must leave at once, not wait for Nagle's algorithm.
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    // Told to stop, or the handle was dropped.
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+        };
+        runtime_thread::spawn(
+            &format!("gateway-{n}"),
+            BLOCKING_THREADS_PER_THREAD,
+            async move {
+                let _ = done.send(serve.await);
+            },
+        )?;
+        serving.push(finished);
+    }
     Ok(RunningGateway {
         addr,
         state,
         stop,
-        task,
+        threads: serving,
     })
 }
 
@@ -56,8 +91,14 @@ impl RunningGateway {
     /// Stops accepting connections, waits for in-flight requests to finish, then writes every
     /// queued receipt.
     pub async fn shutdown(self) -> io::Result<()> {
-        let _ = self.stop.send(());
-        let served = self.task.await.map_err(io::Error::other)?;
+        let _ = self.stop.send(true);
+        let mut served = Ok(());
+        for thread in self.threads {
+            let result = thread.await.unwrap_or_else(|_| {
+                Err(io::Error::other("a serving thread ended without a result"))
+            });
+            served = served.and(result);
+        }
         if let Some(access) = &self.state.access {
             access.flush().await;
         }

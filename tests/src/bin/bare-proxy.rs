@@ -1,6 +1,6 @@
 //! `bare-proxy`: the least a proxy can do (axum in, the providers' HTTP client out, bodies copied
-//! through), built
-//! with the gateway's own HTTP stack. `gateway-bench` measures it beside the gateway, so the
+//! through), built with the gateway's own HTTP stack and, like each of the gateway's serving
+//! threads, on a single-threaded runtime. `gateway-bench` measures it beside the gateway, so the
 //! latency of the extra network hop on the machine at hand is told apart from the gateway's
 //! own work.
 
@@ -31,7 +31,7 @@ struct Upstream {
     url: Uri,
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let upstream = Upstream {
