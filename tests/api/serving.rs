@@ -1,11 +1,14 @@
 use std::time::Duration;
 
+use gateway_server::access::CONFIGURED_ORG_ID;
+use gateway_store::Timestamp;
+use gateway_store::model::query::ReceiptQuery;
 use serde_json::json;
 
 use crate::helpers::{KEY, spawn_app, user};
 
 #[tokio::test]
-async fn shutting_down_lets_requests_in_flight_finish_then_refuses_connections() {
+async fn shutting_down_answers_and_logs_requests_in_flight_then_refuses_connections() {
     let app = spawn_app().await;
     let url = app.url.clone();
     // A client each, so each request has a connection of its own, whichever thread took it.
@@ -18,7 +21,7 @@ async fn shutting_down_lets_requests_in_flight_finish_then_refuses_connections()
                     .bearer_auth(KEY)
                     .json(&json!({
                         "model": "openai/gpt-4o",
-                        "messages": user(&format!("[[fake latency_ms=400]] Request {n}."))
+                        "messages": user(&format!("[[fake latency_ms=1000]] Request {n}."))
                     }))
                     .send()
                     .await?;
@@ -26,10 +29,28 @@ async fn shutting_down_lets_requests_in_flight_finish_then_refuses_connections()
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Shut down once the provider has every request: all six are then in flight.
+    for _ in 0..500 {
+        if app.fake("openai").calls().len() == 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        app.fake("openai").calls().len(),
+        6,
+        "the requests reached the provider"
+    );
 
+    let store = app.store.clone();
     app.shutdown().await;
 
+    // Shutdown returns once the requests are answered and their receipts written.
+    let logged = store
+        .query_receipts(&ReceiptQuery::for_org(CONFIGURED_ORG_ID), Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(logged.items.len(), 6, "{:?}", logged.items);
     for (n, request) in requests.into_iter().enumerate() {
         let (status, body) = request
             .await

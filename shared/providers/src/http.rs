@@ -62,8 +62,6 @@ pub fn client(config: &UpstreamConfig) -> Result<HttpClient, TlsSetupError> {
 }
 
 impl HttpClient {
-    /// POSTs `body` with `headers` (plus the gateway's `User-Agent`); resolves once the
-    /// response headers have arrived, whatever the status.
     /// POSTs `body` as JSON with `headers`. A 2xx answer is returned unread; any other becomes
     /// the error `read_error` makes of its status, `Retry-After` and body (with `secret`, the
     /// credential sent, scrubbed from anything it quotes).
@@ -93,6 +91,8 @@ impl HttpClient {
         ))
     }
 
+    /// POSTs `body` with `headers` (plus the gateway's `User-Agent`); resolves once the
+    /// response headers have arrived, whatever the status.
     pub async fn post(
         &self,
         provider: &str,

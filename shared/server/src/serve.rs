@@ -2,8 +2,9 @@
 //!
 //! Requests are answered by a set of threads, each with a single-threaded runtime of its own
 //! (see [`crate::runtime_thread`]), all accepting from the one listening socket. A connection's
-//! requests are read, routed, forwarded and answered on the thread that accepted it, and the
-//! kernel wakes an idle thread first, so new connections go where there is time for them.
+//! requests are read, routed, forwarded and answered on the thread that accepted it. Every
+//! thread hears of a new connection and the first to accept it takes it, so a thread that is
+//! idle gets there before a busy one.
 
 use std::io;
 use std::net::SocketAddr;
