@@ -8,7 +8,8 @@
 //!    hop itself on this machine, which no proxy can avoid; then the same with a key kept in the
 //!    store, whose organisation has rate limits and spend limits, so every request also looks
 //!    its key up (cached), asks its rate-limit counters and reserves and settles its spend;
-//! 2. a fixed arrival rate (open loop, latency measured from each request's scheduled time);
+//! 2. a fixed arrival rate, to the fake and to the gateway in turns a second at a time (open
+//!    loop, latency measured from each request's scheduled time);
 //! 3. a sustained rate (default 5,000 requests/s): achieved rate and errors;
 //! 4. saturation: closed-loop throughput with many connections, with the configured key and
 //!    with the store key;
@@ -51,13 +52,14 @@ struct Args {
     /// Requests per side at concurrency 1.
     #[arg(long, default_value_t = 3000)]
     serial_requests: usize,
-    /// Arrival rate of the fixed-rate phase, requests per second.
+    /// Arrival rate of the fixed-rate phase, requests per second to each of the provider and
+    /// the gateway.
     #[arg(long, default_value_t = 1000)]
     fixed_rate: u64,
     /// Arrival rate of the sustained phase, requests per second.
     #[arg(long, default_value_t = 5000)]
     sustained_rate: u64,
-    /// Length of each rate phase, seconds.
+    /// Length of each rate phase, seconds (in the fixed-rate phase, for each of its two targets).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
     /// Connections of the saturation phase.
@@ -206,9 +208,10 @@ async fn main() -> anyhow::Result<()> {
         ("gateway", &mut k),
     );
 
-    // 2. A fixed arrival rate.
-    let (mut d, de) = open_loop(&client, &direct, args.fixed_rate, args.seconds).await;
-    let (mut g, ge) = open_loop(&client, &through, args.fixed_rate, args.seconds).await;
+    // 2. A fixed arrival rate, direct and through the gateway taking turns.
+    let mut fixed = open_loop(&client, &[&direct, &through], args.fixed_rate, args.seconds).await;
+    let (mut g, ge) = fixed.pop().unwrap_or_default();
+    let (mut d, de) = fixed.pop().unwrap_or_default();
     report_pair(
         &format!("fixed rate {} req/s", args.fixed_rate),
         ("direct", &mut d),
@@ -218,7 +221,10 @@ async fn main() -> anyhow::Result<()> {
 
     // 3. A sustained rate through the gateway.
     let started = Instant::now();
-    let (mut s, se) = open_loop(&client, &through, args.sustained_rate, args.seconds).await;
+    let (mut s, se) = open_loop(&client, &[&through], args.sustained_rate, args.seconds)
+        .await
+        .pop()
+        .unwrap_or_default();
     let elapsed = started.elapsed().as_secs_f64();
     println!(
         "sustained {} req/s through the gateway for {} s",
@@ -505,43 +511,42 @@ async fn stream(
     })
 }
 
-/// Sends requests at a fixed rate whatever the answers do; latency counts from the scheduled time.
+/// Sends `rate` requests a second to each of `targets` for `seconds`, without waiting for
+/// answers (open loop); latency runs from each request's scheduled time. The targets take turns
+/// a second at a time, so each meets the machine's moments through the whole phase but never
+/// competes with another's requests. Per target: the latencies and the number of errors.
 async fn open_loop(
     client: &HttpClient,
-    target: &Arc<Target>,
+    targets: &[&Arc<Target>],
     rate: u64,
     seconds: u64,
-) -> (Vec<Duration>, u64) {
-    let total = rate * seconds;
-    let errors = Arc::new(AtomicU64::new(0));
+) -> Vec<(Vec<Duration>, u64)> {
+    let turns = targets.len() as u64;
+    let total = rate * seconds * turns;
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(total as usize);
     for i in 0..total {
+        // The i-th arrival is the (i % rate)-th of second i / rate, whose target is its turn's.
         let due = started + Duration::from_nanos(i * 1_000_000_000 / rate);
         let now = Instant::now();
         if due > now {
             tokio::time::sleep(due - now).await;
         }
         let client = client.clone();
-        let target = target.clone();
-        let errors = errors.clone();
+        let target = Arc::clone(targets[(i / rate % turns) as usize]);
         tasks.push(tokio::spawn(async move {
-            match call(&client, &target).await {
-                Ok(_) => Some(due.elapsed()),
-                Err(_) => {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                    None
-                }
-            }
+            call(&client, &target).await.ok().map(|_| due.elapsed())
         }));
     }
-    let mut latencies = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        if let Ok(Some(latency)) = task.await {
-            latencies.push(latency);
+    let mut results = vec![(Vec::with_capacity(tasks.len()), 0); targets.len()];
+    for (i, task) in (0..total).zip(tasks) {
+        let (latencies, errors) = &mut results[(i / rate % turns) as usize];
+        match task.await {
+            Ok(Some(latency)) => latencies.push(latency),
+            _ => *errors += 1,
         }
     }
-    (latencies, errors.load(Ordering::Relaxed))
+    results
 }
 
 async fn saturate(
