@@ -32,7 +32,8 @@
 #            admin API's /admin/v1/openapi.json, then the Prism checks
 #            (negative control per proxy; no request violation anywhere else), then the
 #            router evaluation: `llm-gateway eval-router` on RouteLLM's MMLU and GSM8K labels,
-#            failing unless the learned router's test APGR clears its bar.
+#            failing unless the learned router's test APGR clears its bar; and a short run of
+#            the benchmark command (gateway-bench) on the debug binaries.
 # 5. teardown of everything started here (also on failure or Ctrl-C).
 # Every suite runs even if an earlier step failed; the exit status is non-zero if
 # anything failed or could not run.
@@ -613,6 +614,23 @@ else
     done
 fi
 phase_done router-eval $T0
+
+# ---------------------------------------------------------------- benchmark command
+# tests/bench.sh measures release builds (README, "Benchmark"); here the same benchmark runs
+# briefly on the debug binaries, so the command itself is known to work. Figures from a
+# debug build mean nothing and are not checked; a failed call stops it with an error.
+banner "benchmark command"
+T0=$SECONDS
+BENCH="$CARGO_TARGET_DIR/debug/gateway-bench"
+if [ $BUILD_OK = 0 ] || [ ! -x "$BIN" ] || [ ! -x "$BENCH" ]; then
+    could_not_run "benchmark command (short run)" "gateway or benchmark binary missing"
+else
+    step "benchmark command (short run on the debug build, figures not checked)" "$BENCH" \
+        --gateway-bin "$BIN" --bare-proxy-bin "$CARGO_TARGET_DIR/debug/bare-proxy" \
+        --serial-requests 50 --fixed-rate 50 --sustained-rate 100 --seconds 1 \
+        --connections 4 --streams 8
+fi
+phase_done bench-smoke $T0
 
 # ---------------------------------------------------------------- 5. report
 cleanup
