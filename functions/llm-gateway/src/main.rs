@@ -260,12 +260,7 @@ async fn serve_command(
              declare [providers.*] in the configuration, or run with --demo"
         );
     }
-    let threads = config
-        .server
-        .workers
-        .or_else(|| std::thread::available_parallelism().ok())
-        .unwrap_or(NonZeroUsize::MIN);
-    let running = serve::start(Arc::new(state), config.server.bind, threads)
+    let running = serve::start(Arc::new(state), config.server.bind, config.server.workers)
         .await
         .with_context(|| format!("listening on {}", config.server.bind))?;
     let url = format!("http://{}", running.addr());

@@ -33,12 +33,16 @@ pub struct RunningGateway {
     threads: Vec<oneshot::Receiver<io::Result<()>>>,
 }
 
-/// Binds (port 0 picks a free port) and serves on `threads` threads of their own.
+/// Binds (port 0 picks a free port) and serves on `threads` threads of their own (`None`: one
+/// per core).
 pub async fn start(
     state: Arc<AppState>,
     bind: SocketAddr,
-    threads: NonZeroUsize,
+    threads: Option<NonZeroUsize>,
 ) -> io::Result<RunningGateway> {
+    let threads = threads
+        .or_else(|| std::thread::available_parallelism().ok())
+        .unwrap_or(NonZeroUsize::MIN);
     let listener = TcpListener::bind(bind).await?.into_std()?;
     let addr = listener.local_addr()?;
     let app = app::router(state.clone());

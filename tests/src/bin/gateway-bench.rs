@@ -538,7 +538,7 @@ async fn open_loop(
             call(&client, &target).await.ok().map(|_| due.elapsed())
         }));
     }
-    let mut results = vec![(Vec::with_capacity(tasks.len()), 0); targets.len()];
+    let mut results = vec![(Vec::new(), 0); targets.len()];
     for (i, task) in (0..total).zip(tasks) {
         let (latencies, errors) = &mut results[(i / rate % turns) as usize];
         match task.await {
