@@ -5,6 +5,7 @@
 //! any change to the model or the data is a different file, and a rerun reads it in a moment.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -86,26 +87,37 @@ fn cache_key(fingerprint: &str, prompts: &[&str]) -> String {
     hex::encode(hash.finalize())
 }
 
-/// One prompt at a time per thread (no padding waste), one thread per core.
+/// One prompt at a time per thread (no padding waste), one thread per core. Each thread takes
+/// the next prompt when it finishes one, so a run of long prompts (a subject of long passages)
+/// does not leave one core working alone at the end.
 fn embed_in_parallel(embedder: &Embedder, prompts: &[&str]) -> Result<Vec<Vec<f32>>, CacheError> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let chunk = prompts.len().div_ceil(threads).max(1);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let work = || {
+        let mut done = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(prompt) = prompts.get(index) else {
+                break;
+            };
+            match embedder.embed(prompt) {
+                Ok(embedding) => done.push((index, embedding)),
+                Err(error) => {
+                    failed.store(true, Ordering::Relaxed);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(done)
+    };
     std::thread::scope(|scope| {
-        let handles: Vec<_> = prompts
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|p| embedder.embed(p))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        let mut all = Vec::with_capacity(prompts.len());
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+        let mut all = vec![Vec::new(); prompts.len()];
         for handle in handles {
-            match handle.join() {
-                Ok(part) => all.extend(part?),
-                Err(_) => return Err(CacheError::ThreadPanicked),
+            let done = handle.join().map_err(|_| CacheError::ThreadPanicked)??;
+            for (index, embedding) in done {
+                all[index] = embedding;
             }
         }
         Ok(all)
