@@ -6,7 +6,14 @@
 //! request, and on the pass-through path those cost more than the gateway's own work (see the
 //! README's benchmark). Redirects are never followed: a provider API answers where it is asked,
 //! and a redirect is a misconfiguration to report, not to follow with the gateway's credentials.
+//!
+//! Each thread has its own connection pool. A pooled connection is driven by a task on the
+//! runtime that opened it, so with one pool for the process a request answered on one serving
+//! thread was written and read by another, which had to be woken twice for every request; the
+//! server answers each request on one thread (see `gateway_server::runtime_thread`) and its
+//! provider calls now stay there too.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,17 +30,27 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls_platform_verifier::ConfigVerifierExt;
 use secrecy::{ExposeSecret, SecretString};
+use thread_local::ThreadLocal;
 
 const USER_AGENT: &str = concat!("llm-gateway/", env!("CARGO_PKG_VERSION"));
 
 /// Reads a provider's error answer: status, `Retry-After`, body and the credential to scrub.
 pub type ErrorReader = fn(u16, Option<Duration>, &[u8], Option<&str>) -> ProviderError;
 
-/// One client for the whole process: connection pools are per client, so sharing it keeps
-/// connections to each provider warm. Cloning is cheap and shares the pool.
+type PooledClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// One client for the whole process, with a connection pool per thread that uses it (see the
+/// module docs), so connections to each provider stay warm. Cloning is cheap and shares the
+/// pools.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
-    inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    shared: Arc<Pools>,
+}
+
+#[derive(Debug)]
+struct Pools {
+    connector: HttpsConnector<HttpConnector>,
+    per_thread: ThreadLocal<PooledClient>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,15 +70,26 @@ pub fn client(config: &UpstreamConfig) -> Result<HttpClient, TlsSetupError> {
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
-    let inner = Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(1024)
-        .build(https);
-    Ok(HttpClient { inner })
+    Ok(HttpClient {
+        shared: Arc::new(Pools {
+            connector: https,
+            per_thread: ThreadLocal::new(),
+        }),
+    })
 }
 
 impl HttpClient {
+    /// This thread's pool, opened on first use.
+    fn pooled(&self) -> &PooledClient {
+        self.shared.per_thread.get_or(|| {
+            Client::builder(TokioExecutor::new())
+                .pool_timer(TokioTimer::new())
+                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_max_idle_per_host(1024)
+                .build(self.shared.connector.clone())
+        })
+    }
+
     /// POSTs `body` as JSON with `headers`. A 2xx answer is returned unread; any other becomes
     /// the error `read_error` makes of its status, `Retry-After` and body (with `secret`, the
     /// credential sent, scrubbed from anything it quotes).
@@ -108,7 +136,7 @@ impl HttpClient {
             .headers_mut()
             .insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         let response = self
-            .inner
+            .pooled()
             .request(request)
             .await
             .map_err(|e| transport_error(provider, &e))?;
@@ -279,4 +307,83 @@ fn innermost(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     last
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use axum::extract::ConnectInfo;
+    use axum::routing::post;
+    use gateway_core::config::UpstreamConfig;
+    use http::{HeaderMap, Uri};
+    use tokio::sync::{mpsc, oneshot};
+
+    use super::{HttpClient, client};
+
+    /// A thread with a single-threaded runtime of its own that sends a request whenever asked
+    /// and answers with the port the server saw the request come from.
+    fn caller(client: HttpClient, url: Uri) -> mpsc::UnboundedSender<oneshot::Sender<u16>> {
+        let (asks, mut asked) = mpsc::unbounded_channel::<oneshot::Sender<u16>>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                while let Some(answer) = asked.recv().await {
+                    let response = client
+                        .post("test", &url, HeaderMap::new(), "{}".into())
+                        .await
+                        .expect("request");
+                    let port = response.bytes().await.expect("body");
+                    let _ = answer.send(std::str::from_utf8(&port).unwrap().parse().unwrap());
+                }
+            });
+        });
+        asks
+    }
+
+    async fn ask(thread: &mpsc::UnboundedSender<oneshot::Sender<u16>>) -> u16 {
+        let (answer, port) = oneshot::channel();
+        thread.send(answer).expect("caller thread alive");
+        tokio::time::timeout(Duration::from_secs(10), port)
+            .await
+            .expect("the request finishes")
+            .expect("an answer")
+    }
+
+    #[tokio::test]
+    async fn each_thread_keeps_its_own_connections() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().route(
+            "/v1/x",
+            post(
+                |ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.port().to_string() },
+            ),
+        );
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+        });
+        let url: Uri = format!("http://{addr}/v1/x").parse().unwrap();
+        let client = client(&UpstreamConfig::default()).expect("client");
+        let first = caller(client.clone(), url.clone());
+        let second = caller(client, url);
+
+        let a1 = ask(&first).await;
+        let a2 = ask(&first).await;
+        let b1 = ask(&second).await;
+        let b2 = ask(&second).await;
+        let a3 = ask(&first).await;
+
+        assert_eq!((a1, a1), (a2, a3), "a thread reuses its idle connection");
+        assert_eq!(b1, b2, "a thread reuses its idle connection");
+        assert_ne!(a1, b1, "a thread does not take another thread's connection");
+    }
 }

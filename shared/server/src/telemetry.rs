@@ -1,5 +1,7 @@
 //! The tracing subscriber: text for people, JSON for log pipelines (and Lambda).
 
+use std::io::IsTerminal;
+
 use gateway_core::config::{LogFormat, TelemetryConfig};
 use tracing_subscriber::EnvFilter;
 
@@ -10,7 +12,9 @@ pub fn init(config: &TelemetryConfig) {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours for a person at a terminal; none in a file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match config.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
