@@ -7,11 +7,13 @@
 //! README's benchmark). Redirects are never followed: a provider API answers where it is asked,
 //! and a redirect is a misconfiguration to report, not to follow with the gateway's credentials.
 //!
-//! Each thread has its own connection pool. A pooled connection is driven by a task on the
-//! runtime that opened it, so with one pool for the process a request answered on one serving
-//! thread was written and read by another, which had to be woken twice for every request; the
-//! server answers each request on one thread (see `gateway_server::runtime_thread`) and its
-//! provider calls now stay there too.
+//! A pooled connection is driven by a task on the runtime that opened it. On a work-stealing
+//! runtime any worker drives it, so one pool serves the whole runtime and keeps connections
+//! warm wherever a request's task runs next (the Lambda functions). A single-threaded runtime
+//! gets a pool of its own instead: the local server answers each request on one such thread
+//! (see `gateway_server::runtime_thread`), and with one pool for the process a request answered
+//! there was often forwarded over a connection another thread had opened, which then had to be
+//! woken twice to write and read it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +33,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls_platform_verifier::ConfigVerifierExt;
 use secrecy::{ExposeSecret, SecretString};
 use thread_local::ThreadLocal;
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 const USER_AGENT: &str = concat!("llm-gateway/", env!("CARGO_PKG_VERSION"));
 
@@ -39,9 +42,9 @@ pub type ErrorReader = fn(u16, Option<Duration>, &[u8], Option<&str>) -> Provide
 
 type PooledClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// One client for the whole process, with a connection pool per thread that uses it (see the
-/// module docs), so connections to each provider stay warm. Cloning is cheap and shares the
-/// pools.
+/// One client for the whole process, so connections to each provider stay warm: one pool for
+/// work-stealing runtimes and one for each single-threaded runtime's thread (see the module
+/// docs). Cloning is cheap and shares the pools.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     shared: Arc<Pools>,
@@ -50,6 +53,7 @@ pub struct HttpClient {
 #[derive(Debug)]
 struct Pools {
     connector: HttpsConnector<HttpConnector>,
+    work_stealing: PooledClient,
     per_thread: ThreadLocal<PooledClient>,
 }
 
@@ -72,22 +76,31 @@ pub fn client(config: &UpstreamConfig) -> Result<HttpClient, TlsSetupError> {
         .wrap_connector(http);
     Ok(HttpClient {
         shared: Arc::new(Pools {
+            work_stealing: pooled(https.clone()),
             connector: https,
             per_thread: ThreadLocal::new(),
         }),
     })
 }
 
+fn pooled(connector: HttpsConnector<HttpConnector>) -> PooledClient {
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(1024)
+        .build(connector)
+}
+
 impl HttpClient {
-    /// This thread's pool, opened on first use.
-    fn pooled(&self) -> &PooledClient {
-        self.shared.per_thread.get_or(|| {
-            Client::builder(TokioExecutor::new())
-                .pool_timer(TokioTimer::new())
-                .pool_idle_timeout(Duration::from_secs(90))
-                .pool_max_idle_per_host(1024)
-                .build(self.shared.connector.clone())
-        })
+    /// The pool for the runtime this call runs on.
+    fn pool(&self) -> &PooledClient {
+        match Handle::try_current().map(|runtime| runtime.runtime_flavor()) {
+            Ok(RuntimeFlavor::CurrentThread) => self
+                .shared
+                .per_thread
+                .get_or(|| pooled(self.shared.connector.clone())),
+            _ => &self.shared.work_stealing,
+        }
     }
 
     /// POSTs `body` as JSON with `headers`. A 2xx answer is returned unread; any other becomes
@@ -136,7 +149,7 @@ impl HttpClient {
             .headers_mut()
             .insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         let response = self
-            .pooled()
+            .pool()
             .request(request)
             .await
             .map_err(|e| transport_error(provider, &e))?;
@@ -318,20 +331,21 @@ mod tests {
     use axum::routing::post;
     use gateway_core::config::UpstreamConfig;
     use http::{HeaderMap, Uri};
+    use tokio::runtime::Handle;
     use tokio::sync::{mpsc, oneshot};
 
     use super::{HttpClient, client};
 
-    /// A thread with a single-threaded runtime of its own that sends a request whenever asked
-    /// and answers with the port the server saw the request come from.
-    fn caller(client: HttpClient, url: Uri) -> mpsc::UnboundedSender<oneshot::Sender<u16>> {
+    /// A thread that sends a request whenever asked, on `runtime` (a new single-threaded one
+    /// when `None`), and answers with the port the server saw the request come from.
+    fn caller(
+        client: HttpClient,
+        url: Uri,
+        runtime: Option<Handle>,
+    ) -> mpsc::UnboundedSender<oneshot::Sender<u16>> {
         let (asks, mut asked) = mpsc::unbounded_channel::<oneshot::Sender<u16>>();
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
+            let work = async move {
                 while let Some(answer) = asked.recv().await {
                     let response = client
                         .post("test", &url, HeaderMap::new(), "{}".into())
@@ -340,22 +354,21 @@ mod tests {
                     let port = response.bytes().await.expect("body");
                     let _ = answer.send(std::str::from_utf8(&port).unwrap().parse().unwrap());
                 }
-            });
+            };
+            match runtime {
+                Some(runtime) => runtime.block_on(work),
+                None => tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(work),
+            }
         });
         asks
     }
 
-    async fn ask(thread: &mpsc::UnboundedSender<oneshot::Sender<u16>>) -> u16 {
-        let (answer, port) = oneshot::channel();
-        thread.send(answer).expect("caller thread alive");
-        tokio::time::timeout(Duration::from_secs(10), port)
-            .await
-            .expect("the request finishes")
-            .expect("an answer")
-    }
-
-    #[tokio::test]
-    async fn each_thread_keeps_its_own_connections() {
+    /// A server that answers each POST to `/v1/x` with the client's port; its URL.
+    async fn port_echo() -> Uri {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = axum::Router::new().route(
@@ -371,10 +384,24 @@ mod tests {
             )
             .await
         });
-        let url: Uri = format!("http://{addr}/v1/x").parse().unwrap();
+        format!("http://{addr}/v1/x").parse().unwrap()
+    }
+
+    async fn ask(thread: &mpsc::UnboundedSender<oneshot::Sender<u16>>) -> u16 {
+        let (answer, port) = oneshot::channel();
+        thread.send(answer).expect("caller thread alive");
+        tokio::time::timeout(Duration::from_secs(10), port)
+            .await
+            .expect("the request finishes")
+            .expect("an answer")
+    }
+
+    #[tokio::test]
+    async fn each_single_threaded_runtime_keeps_its_own_connections() {
+        let url = port_echo().await;
         let client = client(&UpstreamConfig::default()).expect("client");
-        let first = caller(client.clone(), url.clone());
-        let second = caller(client, url);
+        let first = caller(client.clone(), url.clone(), None);
+        let second = caller(client, url, None);
 
         let a1 = ask(&first).await;
         let a2 = ask(&first).await;
@@ -385,5 +412,21 @@ mod tests {
         assert_eq!((a1, a1), (a2, a3), "a thread reuses its idle connection");
         assert_eq!(b1, b2, "a thread reuses its idle connection");
         assert_ne!(a1, b1, "a thread does not take another thread's connection");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_work_stealing_runtime_shares_one_pool() {
+        let url = port_echo().await;
+        let client = client(&UpstreamConfig::default()).expect("client");
+        let first = caller(client.clone(), url.clone(), Some(Handle::current()));
+        let second = caller(client, url, Some(Handle::current()));
+
+        let a = ask(&first).await;
+        let b = ask(&second).await;
+
+        assert_eq!(
+            a, b,
+            "a call from another thread reuses the idle connection"
+        );
     }
 }
