@@ -390,10 +390,14 @@ mod tests {
     async fn ask(thread: &mpsc::UnboundedSender<oneshot::Sender<u16>>) -> u16 {
         let (answer, port) = oneshot::channel();
         thread.send(answer).expect("caller thread alive");
-        tokio::time::timeout(Duration::from_secs(10), port)
+        let port = tokio::time::timeout(Duration::from_secs(10), port)
             .await
             .expect("the request finishes")
-            .expect("an answer")
+            .expect("an answer");
+        // hyper puts a connection back in its pool from a task of its own once the answer is
+        // read: time for that task to run, so the next request finds the connection idle.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        port
     }
 
     #[tokio::test]
