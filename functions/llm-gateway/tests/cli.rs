@@ -221,6 +221,18 @@ fn check_config_names_the_bad_field() {
 }
 
 #[test]
+fn eval_router_takes_one_to_five_rotations() {
+    for rotations in ["0", "6"] {
+        let out = Command::new(BIN)
+            .args(["eval-router", "--dataset", "d.csv", "--model-dir", "m"])
+            .args(["--rotations", rotations])
+            .output()
+            .unwrap();
+        fails_saying(out, &format!("{rotations} is not in 1..=5"));
+    }
+}
+
+#[test]
 fn keygen_prints_a_key_and_its_hash() {
     let out = Command::new(BIN)
         .args(["keygen", "--env", "prod"])

@@ -9,6 +9,9 @@
 //! each setting, use every prompt both to train and to judge. A setting's score is its mean
 //! APGR over the folds.
 //!
+//! The same procedure on a rotated split ([`crate::split`]) judges another fifth of the data,
+//! so five runs test every prompt once, each by a predictor chosen and fitted without it.
+//!
 //! The learned router's value for a prompt is P(strong answers well) - P(weak answers well).
 //! References on the same test rows: random routing (the expected curve, the diagonal),
 //! always weak, always strong, and the oracle that knows the true scores.
@@ -20,7 +23,7 @@ use crate::dataset::LabelledSet;
 use crate::metrics::{MetricsError, Routed, RouterMetrics, router_metrics};
 use crate::predictor::{PredictorError, QualityPredictor, Settings, TrainingSet};
 use crate::prompt_features::PromptFeatures;
-use crate::split::{Part, fold_of, part_of};
+use crate::split::{Part, fold_of, part_in_rotation};
 
 /// L2 weights tried.
 pub const L2_GRID: [f64; 7] = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0];
@@ -105,14 +108,16 @@ impl Evaluation {
     }
 }
 
-/// Runs the evaluation on `set` (with `embeddings[i]` the embedding of `set.rows[i]`).
+/// Runs the evaluation on `set` (with `embeddings[i]` the embedding of `set.rows[i]`), on the
+/// split of `seed` turned by `rotation` fifths (0: the documented split; see
+/// [`crate::split`]).
 pub fn evaluate(
     set: &LabelledSet,
     embeddings: &[Vec<f32>],
     embedder_fingerprint: &str,
-    strong: &str,
-    weak: &str,
+    (strong, weak): (&str, &str),
     seed: u64,
+    rotation: usize,
 ) -> Result<Evaluation, EvaluationError> {
     let index = |model: &str| {
         set.model_index(model)
@@ -127,7 +132,7 @@ pub fn evaluate(
     }
     let mut parts: [Vec<usize>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     for (i, row) in set.rows.iter().enumerate() {
-        let slot = match part_of(&row.prompt, seed) {
+        let slot = match part_in_rotation(&row.prompt, seed, rotation) {
             Part::Train => 0,
             Part::Validation => 1,
             Part::Test => 2,
@@ -430,7 +435,7 @@ mod tests {
     #[test]
     fn settings_are_cross_validated_and_the_learned_router_beats_random_on_test() {
         let (set, embeddings) = synthetic();
-        let result = evaluate(&set, &embeddings, "toy", "strong", "weak", 1).unwrap();
+        let result = evaluate(&set, &embeddings, "toy", ("strong", "weak"), 1, 0).unwrap();
         let rows = result.train_rows + result.validation_rows;
         assert_eq!(result.folds_run, folds_to_run(rows));
         assert_eq!(
@@ -455,6 +460,29 @@ mod tests {
     }
 
     #[test]
+    fn the_rotations_test_each_prompt_once() {
+        let (set, embeddings) = synthetic();
+        let mut tested = 0;
+        let mut apgrs = Vec::new();
+        for rotation in 0..crate::split::ROTATIONS {
+            let result =
+                evaluate(&set, &embeddings, "toy", ("strong", "weak"), 1, rotation).unwrap();
+            assert_eq!(
+                result.train_rows + result.validation_rows + result.test_rows,
+                set.rows.len()
+            );
+            tested += result.test_rows;
+            apgrs.push(result.learned_apgr().unwrap());
+        }
+        assert_eq!(tested, set.rows.len());
+        assert!(apgrs.iter().all(|&a| a > 0.6), "{apgrs:?}");
+        assert!(
+            apgrs.windows(2).any(|w| w[0] != w[1]),
+            "each rotation judges other rows: {apgrs:?}"
+        );
+    }
+
+    #[test]
     fn small_datasets_get_more_passes_and_large_ones_fewer_folds() {
         assert_eq!(folds_to_run(1_058), 5 * FOLDS);
         assert_eq!(folds_to_run(300), MAX_PASSES * FOLDS);
@@ -466,7 +494,7 @@ mod tests {
     #[test]
     fn an_unknown_model_is_named() {
         let (set, embeddings) = synthetic();
-        let error = evaluate(&set, &embeddings, "toy", "gpt-9", "weak", 1).unwrap_err();
+        let error = evaluate(&set, &embeddings, "toy", ("gpt-9", "weak"), 1, 0).unwrap_err();
         assert!(error.to_string().contains("gpt-9"), "{error}");
     }
 }
