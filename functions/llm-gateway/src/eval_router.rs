@@ -225,9 +225,8 @@ fn report_rotations(
     );
     println!("|---|---|---|---|---|---|---|");
     let all: Vec<&evaluation::Evaluation> = std::iter::once(first).chain(&rotated).collect();
-    let learned = |e: &evaluation::Evaluation| e.table[0].clone();
-    for (rotation, e) in all.iter().enumerate() {
-        let row = learned(e);
+    let learned: Vec<&evaluation::RouterRow> = all.iter().map(|e| &e.table[0]).collect();
+    for (rotation, (e, row)) in all.iter().zip(&learned).enumerate() {
         println!(
             "| {}{} | {} | L2 {}, {} | {:.3} / {:.3} | {} | {} | {} |",
             rotation,
@@ -246,21 +245,22 @@ fn report_rotations(
             percent(row.cpt80)
         );
     }
-    let mean = |value: &dyn Fn(&evaluation::Evaluation) -> Option<f64>| {
-        let values: Vec<f64> = all.iter().filter_map(|e| value(e)).collect();
-        (values.len() == all.len()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    // A mean only when every rotation has the value.
+    let mean = |value: fn(&evaluation::RouterRow) -> Option<f64>| {
+        let values: Option<Vec<f64>> = learned.iter().map(|row| value(row)).collect();
+        values.map(|v| v.iter().sum::<f64>() / v.len() as f64)
     };
-    let apgrs: Vec<f64> = all.iter().filter_map(|e| learned(e).apgr).collect();
-    let (low, high) = apgrs
+    let (low, high) = learned
         .iter()
-        .fold((f64::MAX, f64::MIN), |(l, h), &a| (l.min(a), h.max(a)));
+        .filter_map(|row| row.apgr)
+        .fold((f64::MAX, f64::MIN), |(l, h), a| (l.min(a), h.max(a)));
     println!(
         "mean over {} rotations ({} test rows): APGR {} (lowest {low:.3}, highest {high:.3}), CPT(50%) {}, CPT(80%) {}",
         all.len(),
         all.iter().map(|e| e.test_rows).sum::<usize>(),
-        area(mean(&|e| learned(e).apgr)),
-        percent(mean(&|e| learned(e).cpt50)),
-        percent(mean(&|e| learned(e).cpt80))
+        area(mean(|row| row.apgr)),
+        percent(mean(|row| row.cpt50)),
+        percent(mean(|row| row.cpt80))
     );
     println!();
     Ok(())
