@@ -83,7 +83,10 @@ struct Target {
     paced_stream: Bytes,
 }
 
-#[tokio::main]
+// One thread sends every request, so the load generator's own wake-ups stay out of what it
+// measures: on a work-stealing runtime the direct calls' p99 at concurrency 1 read 323 µs,
+// against 191 to 255 µs on one thread in the same hour.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let bin = beside_this(&args.gateway_bin, "llm-gateway")?;
