@@ -157,20 +157,13 @@ fn main() -> anyhow::Result<()> {
     }
     let cores = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    match cli.command {
-        // Requests are answered on threads of their own (`[server] workers`); this runtime
-        // keeps the background work: start-up, the simulated providers of --demo, retention,
-        // alerts.
-        Command::Serve(_) => {
-            runtime.worker_threads(1);
-        }
-        // A simulated provider stands in for one on another machine, so it takes as little
-        // of this one as it can. With the default two workers, both were woken for every
-        // request (a context switch each per request, `gateway-bench` at concurrency 1).
-        Command::Fake(_) => {
-            runtime.worker_threads(1);
-        }
-        _ => {}
+    // `serve`: requests are answered on threads of their own (`[server] workers`); this
+    // runtime keeps the background work: start-up, the simulated providers of --demo,
+    // retention, alerts. `fake`: a simulated provider stands in for one on another machine, so
+    // it takes as little of this one as it can; with the default two workers, both were woken
+    // for every request (a context switch each per request, `gateway-bench` at concurrency 1).
+    if let Command::Serve(_) | Command::Fake(_) = cli.command {
+        runtime.worker_threads(1);
     }
     let runtime = runtime
         .enable_all()
