@@ -49,8 +49,8 @@ pub fn part_in_rotation(prompt: &str, seed: u64, rotation: usize) -> Part {
 }
 
 /// The cross-validation fold, of `folds`, that `prompt` is held out in on pass `pass` over
-/// the data: from SHA-256 as [`part_in_rotation`], with the pass in the hash, so each pass cuts the
-/// data differently and a prompt that appears twice is held out with itself.
+/// the data: from SHA-256 as [`part_in_rotation`], with the pass in the hash, so each pass
+/// cuts the data differently and a prompt that appears twice is held out with itself.
 pub fn fold_of(prompt: &str, seed: u64, pass: u64, folds: usize) -> usize {
     let mut hash = Sha256::new();
     hash.update(seed.to_le_bytes());
