@@ -173,6 +173,16 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(run(cli))
 }
 
+/// Every connection takes a file descriptor, and a gateway holds two a request (client and
+/// provider) for as long as a stream lasts. The usual soft limit (1,024) would cap it near 500
+/// requests in flight; the hard limit is what the administrator allows, so a server takes it.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(error) => tracing::warn!(%error, "the open file limit could not be raised"),
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let data_dir = cli
         .data_dir
@@ -240,6 +250,7 @@ async fn serve_command(
     data_dir: &std::path::Path,
 ) -> anyhow::Result<()> {
     telemetry::init(&config.telemetry);
+    raise_open_file_limit();
     if let Some(bind) = args.bind {
         config.server.bind = bind;
     }
@@ -295,6 +306,7 @@ async fn serve_command(
 
 async fn fake_command(args: FakeArgs) -> anyhow::Result<()> {
     telemetry::init(&Default::default());
+    raise_open_file_limit();
     let dialect = match args.dialect {
         FakeDialect::Openai => gateway_fakes::Dialect::OpenAi,
         FakeDialect::Groq => gateway_fakes::Dialect::Groq,

@@ -55,6 +55,10 @@ pub enum ProviderErrorKind {
     Overloaded,
     /// The provider could not be reached.
     Connect,
+    /// The gateway ran out of a resource of its own (open files, local ports, memory) before
+    /// reaching the provider: no fault of the provider's, and another provider would meet the
+    /// same limit.
+    GatewayResources,
     /// The provider refused the gateway's own credentials (401/403).
     Authentication,
     /// The provider rejected the request as invalid (4xx): the client's to fix.
@@ -145,6 +149,15 @@ impl ProviderError {
                 ErrorKind::Upstream,
                 "upstream_unreachable",
                 format!("The provider `{provider}` could not be reached."),
+            ),
+            ProviderErrorKind::GatewayResources => (
+                ErrorKind::Unavailable,
+                "gateway_overloaded",
+                format!(
+                    "The gateway has run out of {} and cannot reach the provider `{provider}` \
+                     right now; try again shortly.",
+                    self.message
+                ),
             ),
             ProviderErrorKind::Authentication => (
                 ErrorKind::Upstream,

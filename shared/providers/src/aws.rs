@@ -117,6 +117,13 @@ where
             ProviderError::new(ProviderErrorKind::Timeout, format!("{provider}: timed out"))
         }
         SdkError::DispatchFailure(failure) => {
+            if let Some(error) = failure
+                .as_connector_error()
+                .and_then(|e| crate::local_limits::exhausted(e))
+            {
+                tracing::warn!(provider, resource = %error.message, "the gateway is out of a resource");
+                return error;
+            }
             let kind = if failure.is_timeout() {
                 ProviderErrorKind::Timeout
             } else {

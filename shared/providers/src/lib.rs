@@ -18,6 +18,7 @@ pub mod cohere;
 mod errors;
 pub mod gemini;
 pub mod http;
+mod local_limits;
 pub mod openai_compatible;
 pub mod sagemaker;
 pub mod translate;

@@ -41,8 +41,31 @@ pub fn serve_configured(config: &Path, data_dir: &Path) -> (Running, String) {
     start(serve_command(config, data_dir))
 }
 
+/// As [`serve_configured`], with the process's open file limit set to `soft` (and `hard`) by
+/// util-linux's `prlimit`.
+#[allow(
+    dead_code,
+    reason = "each test crate compiles this module; not every one limits open files"
+)]
+pub fn serve_with_open_file_limit(
+    config: &Path,
+    data_dir: &Path,
+    soft: u64,
+    hard: u64,
+) -> (Running, String) {
+    let mut command = Command::new("prlimit");
+    command
+        .arg(format!("--nofile={soft}:{hard}"))
+        .arg("--")
+        .arg(BIN);
+    start(serve_args(command, config, data_dir))
+}
+
 fn serve_command(config: &Path, data_dir: &Path) -> Command {
-    let mut command = Command::new(BIN);
+    serve_args(Command::new(BIN), config, data_dir)
+}
+
+fn serve_args(mut command: Command, config: &Path, data_dir: &Path) -> Command {
     command
         .args(["serve", "--bind", "127.0.0.1:0", "--config"])
         .arg(config)
@@ -56,7 +79,9 @@ fn serve_command(config: &Path, data_dir: &Path) -> Command {
 
 /// Spawns the gateway and waits for the line that says where it listens.
 fn start(mut command: Command) -> (Running, String) {
-    let mut child = command.spawn().unwrap();
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()));
     let stdout = child.stdout.take().unwrap();
     let running = Running(child);
     let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
