@@ -317,3 +317,31 @@ async fn a_request_no_model_answered_has_a_receipt_listing_every_attempt() {
     assert_eq!(stored["cost"]["total_usd"], 0.0);
     assert_eq!(stored["tokens"]["total"], 0);
 }
+
+#[tokio::test]
+async fn a_request_whose_only_attempt_failed_used_no_fallback() {
+    let (app, stub) = app_with_flaky("").await;
+    stub.set(Mode::Status(400));
+    let response = app
+        .chat(&json!({"model": "flaky/m", "messages": user("Hello")}))
+        .await;
+    assert_eq!(response.status(), 400);
+    let header = response.headers()["x-llm-gateway"].to_str().unwrap();
+    assert!(header.contains("fallback=false"), "{header}");
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let stored: Value = app
+        .get(&format!("/v1/receipts/{request_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["fallback_used"], false, "{stored}");
+    assert_eq!(stored["fallback"]["used"], false, "{stored}");
+    assert_eq!(stored["fallback"]["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(stored["error"]["status"], 400);
+    assert_eq!(stub.calls(), 1);
+}

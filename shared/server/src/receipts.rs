@@ -119,6 +119,10 @@ impl Routed {
     pub fn failure_receipt(&self, error: &ApiError) -> Receipt {
         let mut receipt = self.receipt(&Usage::default(), UsageSource::Gateway);
         receipt.cost.savings_vs_default_usd = None;
+        // The last failed attempt is the request's failure; only those before it fell back.
+        let fallback_used = self.failed_attempts.len() > 1;
+        receipt.fallback_used = fallback_used;
+        receipt.fallback.used = fallback_used;
         receipt.error = Some(ReceiptError {
             status: error.status().as_u16(),
             code: error
