@@ -119,9 +119,8 @@ where
         SdkError::DispatchFailure(failure) => {
             if let Some(error) = failure
                 .as_connector_error()
-                .and_then(|e| crate::local_limits::exhausted(e))
+                .and_then(|e| crate::local_limits::exhausted(provider, e))
             {
-                tracing::warn!(provider, resource = %error.message, "the gateway is out of a resource");
                 return error;
             }
             let kind = if failure.is_timeout() {

@@ -268,8 +268,7 @@ impl UpstreamResponse {
 
 /// A failure to get any answer: no connection, a reset, or a time-out while connecting.
 pub fn transport_error(provider: &str, err: &hyper_util::client::legacy::Error) -> ProviderError {
-    if let Some(error) = crate::local_limits::exhausted(err) {
-        tracing::warn!(provider, resource = %error.message, "the gateway is out of a resource");
+    if let Some(error) = crate::local_limits::exhausted(provider, err) {
         return error;
     }
     let reason = innermost(err);

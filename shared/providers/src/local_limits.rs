@@ -15,11 +15,13 @@ use gateway_core::upstream::{ProviderError, ProviderErrorKind};
 /// Long enough for in-flight requests to finish and give their descriptors back.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// The resource the gateway ran out of, when `err` (or an error it wraps) says so.
-pub(crate) fn exhausted(err: &(dyn Error + 'static)) -> Option<ProviderError> {
+/// The error to answer with when `err` (or an error it wraps) says the gateway ran out of a
+/// resource on its way to `provider`.
+pub(crate) fn exhausted(provider: &str, err: &(dyn Error + 'static)) -> Option<ProviderError> {
     let mut source = Some(err);
     while let Some(e) = source {
         if let Some(resource) = e.downcast_ref::<io::Error>().and_then(resource_of) {
+            tracing::warn!(provider, resource, "the gateway is out of a resource");
             let mut error = ProviderError::new(ProviderErrorKind::GatewayResources, resource);
             error.retry_after = Some(RETRY_AFTER);
             return Some(error);
@@ -66,7 +68,7 @@ mod tests {
         ] {
             // As the HTTP client reports it: the OS error wrapped in its own.
             let wrapped = io::Error::other(io::Error::from_raw_os_error(errno));
-            let error = exhausted(&wrapped).unwrap();
+            let error = exhausted("openai", &wrapped).unwrap();
             assert_eq!(error.kind, ProviderErrorKind::GatewayResources);
             assert_eq!(error.message, resource);
             assert!(!error.is_retryable());
@@ -80,7 +82,7 @@ mod tests {
     #[test]
     fn a_provider_refusing_the_connection_is_the_providers() {
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
-        assert!(exhausted(&refused).is_none());
-        assert!(exhausted(&io::Error::from_raw_os_error(libc::ECONNRESET)).is_none());
+        assert!(exhausted("openai", &refused).is_none());
+        assert!(exhausted("openai", &io::Error::from_raw_os_error(libc::ECONNRESET)).is_none());
     }
 }
