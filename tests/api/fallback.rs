@@ -23,6 +23,16 @@ fn receipt(body: &Value) -> &Value {
     &body["x-llm-gateway"]
 }
 
+/// The receipt the gateway kept of `response`'s request, read back by its request id.
+async fn stored_receipt(app: &TestApp, response: &reqwest::Response) -> Value {
+    let request_id = response.headers()["x-request-id"].to_str().unwrap();
+    app.get(&format!("/v1/receipts/{request_id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn auto_falls_back_to_another_provider_when_the_first_fails() {
     let (app, stub) = app_with_flaky("").await;
@@ -293,17 +303,7 @@ async fn a_request_no_model_answered_has_a_receipt_listing_every_attempt() {
     assert_eq!(response.status(), 502);
     let header = response.headers()["x-llm-gateway"].to_str().unwrap();
     assert!(header.contains("fallback=true"), "{header}");
-    let request_id = response.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-
-    let stored: Value = app
-        .get(&format!("/v1/receipts/{request_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stored = stored_receipt(&app, &response).await;
     let tried: Vec<&str> = stored["fallback"]["attempts"]
         .as_array()
         .unwrap()
@@ -328,17 +328,7 @@ async fn a_request_whose_only_attempt_failed_used_no_fallback() {
     assert_eq!(response.status(), 400);
     let header = response.headers()["x-llm-gateway"].to_str().unwrap();
     assert!(header.contains("fallback=false"), "{header}");
-    let request_id = response.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-
-    let stored: Value = app
-        .get(&format!("/v1/receipts/{request_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stored = stored_receipt(&app, &response).await;
     assert_eq!(stored["fallback_used"], false, "{stored}");
     assert_eq!(stored["fallback"]["used"], false, "{stored}");
     assert_eq!(stored["fallback"]["attempts"].as_array().unwrap().len(), 1);

@@ -11,11 +11,10 @@
 
 mod process;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gateway_fakes::{Behaviour, Dialect, FakeOptions, FakeServer};
+use gateway_fakes::FakeServer;
 use serde_json::{Value, json};
 
 const KEY: &str = "llm_gw_dev_0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f";
@@ -95,18 +94,7 @@ struct Setup {
 
 impl Setup {
     async fn new(name: &str) -> Setup {
-        let fake = FakeServer::start(
-            Dialect::OpenAi,
-            FakeOptions {
-                api_key: None,
-                models: vec!["m".to_owned()],
-                embedding_models: Vec::new(),
-                behaviour: Behaviour::default(),
-            },
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-        )
-        .await
-        .unwrap();
+        let fake = process::fake_provider().await;
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()

@@ -12,11 +12,10 @@
 
 mod process;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use gateway_fakes::{Behaviour, Dialect, FakeOptions, FakeServer};
+use gateway_fakes::FakeServer;
 use serde_json::{Value, json};
 
 const KEY: &str = "llm_gw_dev_b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4";
@@ -65,18 +64,7 @@ struct Gateways {
 }
 
 async fn breakers_are_shared_by_two_processes(name: &str, store_section: &str) {
-    let fake = FakeServer::start(
-        Dialect::OpenAi,
-        FakeOptions {
-            api_key: None,
-            models: vec!["m".to_owned()],
-            embedding_models: Vec::new(),
-            behaviour: Behaviour::default(),
-        },
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .unwrap();
+    let fake = process::fake_provider().await;
     let dir = std::env::temp_dir().join(format!("llm-gateway-breakers-{name}-{}", nanos()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("gateway.toml");

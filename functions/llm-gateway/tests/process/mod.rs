@@ -1,9 +1,13 @@
 //! Running the `llm-gateway` binary from tests that need separate processes (several gateways on
-//! one DynamoDB table, the CLI bootstrap): `serve --demo` on a free port, and one-shot CLI calls.
+//! one DynamoDB table, the CLI bootstrap): `serve --demo` on a free port, and one-shot CLI calls;
+//! and the fake provider such a gateway calls.
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+
+use gateway_fakes::{Behaviour, Dialect, FakeOptions, FakeServer};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_llm-gateway");
 
@@ -116,4 +120,25 @@ pub fn cli(config: &Path, data_dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap()
+}
+
+/// A fake OpenAI-dialect provider on a free port that serves the chat model `m` and asks for no
+/// key.
+#[allow(
+    dead_code,
+    reason = "each test crate compiles this module; not every one calls a provider of its own"
+)]
+pub async fn fake_provider() -> FakeServer {
+    FakeServer::start(
+        Dialect::OpenAi,
+        FakeOptions {
+            api_key: None,
+            models: vec!["m".to_owned()],
+            embedding_models: Vec::new(),
+            behaviour: Behaviour::default(),
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .unwrap()
 }
