@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gateway_fakes::FakeServer;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const KEY: &str = "llm_gw_dev_0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f";
 const MODEL: &str = "slow/m";
@@ -134,16 +134,7 @@ impl Setup {
     }
 
     async fn chat(&self, url: &str, prompt: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{url}/v1/chat/completions"))
-            .bearer_auth(KEY)
-            .json(&json!({"model": MODEL, "messages": [{"role": "user", "content": prompt}]}))
-            .send()
-            .await
-            .expect("the gateway answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        process::chat(&self.client, url, KEY, MODEL, prompt).await
     }
 }
 

@@ -227,16 +227,7 @@ fn breaker_in(listing: &Value) -> String {
 
 impl Gateways {
     async fn chat(&self, url: &str, prompt: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{url}/v1/chat/completions"))
-            .bearer_auth(KEY)
-            .json(&json!({"model": MODEL, "messages": [{"role": "user", "content": prompt}]}))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        process::chat(&self.client, url, KEY, MODEL, prompt).await
     }
 
     /// Polls `GET /health/providers` until the model's breaker is in `state`.

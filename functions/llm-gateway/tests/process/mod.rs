@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use gateway_fakes::{Behaviour, Dialect, FakeOptions, FakeServer};
+use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_llm-gateway");
 
@@ -141,4 +142,28 @@ pub async fn fake_provider() -> FakeServer {
     )
     .await
     .unwrap()
+}
+
+/// `prompt` sent to `model` through the gateway at `url` with `key`: the status, and the body
+/// as JSON (null when it is not).
+#[allow(
+    dead_code,
+    reason = "each test crate compiles this module; not every one sends chat requests"
+)]
+pub async fn chat(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    model: &str,
+    prompt: &str,
+) -> (u16, Value) {
+    let response = client
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&json!({"model": model, "messages": [{"role": "user", "content": prompt}]}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
