@@ -401,8 +401,10 @@ prepare_specs() {
 start_fakes() {
     local p args
     for p in "${PROVIDERS[@]}" "${AWS_PROVIDERS[@]}"; do
+        # The conformance checks read every call a fake received (they fail if any was
+        # dropped), so these keep far more than a run sends.
         args=(fake --dialect "$p" --bind "127.0.0.1:${FAKE_PORT[$p]}" --api-key "fake-$p-key"
-            --models "${MODELS[$p]}")
+            --models "${MODELS[$p]}" --keep-calls 1000000)
         [ -n "${EMBED_MODELS[$p]}" ] && args+=(--embedding-models "${EMBED_MODELS[$p]}")
         echo "fake $p: $BIN ${args[*]}"
         start_bg "$RUN_DIR/fake-$p.log" "$BIN" "${args[@]}"

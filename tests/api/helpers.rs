@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gateway_core::config::Config;
-use gateway_fakes::{Behaviour, CallOutcome, Dialect, FakeOptions, FakeServer, RecordedCall};
+use gateway_fakes::{CallOutcome, Dialect, FakeOptions, FakeServer, RecordedCall};
 use gateway_server::AppState;
 use gateway_server::serve::{self, RunningGateway};
 use gateway_store::Store;
@@ -209,7 +209,7 @@ async fn start_fake_speaking(
             api_key: Some(format!("fake-{provider}-key")),
             models: models.iter().map(|m| m.to_string()).collect(),
             embedding_models: embedding_models.iter().map(|m| m.to_string()).collect(),
-            behaviour: Behaviour::default(),
+            ..FakeOptions::default()
         },
         SocketAddr::from(([127, 0, 0, 1], 0)),
     )

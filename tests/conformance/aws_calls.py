@@ -21,7 +21,8 @@ import subprocess
 import sys
 import tempfile
 import urllib.parse
-import urllib.request
+
+from util import fake_calls
 
 SERVICE = {
     "bedrock": "aws-bedrock-runtime",
@@ -81,8 +82,7 @@ def main():
     failed = False
     for item in sys.argv[2:]:
         provider, url = item.split("=", 1)
-        with urllib.request.urlopen(url.rstrip("/") + "/__fake/calls", timeout=30) as r:
-            calls = json.load(r)["calls"]
+        calls = fake_calls(url)
         seen = {}
         invalid = 0
         for call in calls:

@@ -21,9 +21,10 @@ an unknown field.
 import argparse
 import json
 import sys
-import urllib.request
 
 import yaml
+
+from util import fake_calls
 
 
 def resolve(doc, node):
@@ -76,8 +77,7 @@ def main():
     for item in a.fakes:
         provider, url = item.split("=", 1)
         allowed = allowed_fields(f"{a.specs_dir}/{provider}-prism.yaml")
-        with urllib.request.urlopen(url.rstrip("/") + "/__fake/calls", timeout=30) as r:
-            calls = json.load(r)["calls"]
+        calls = fake_calls(url)
         unknown = {}  # (spec path, field) -> count
         checked = 0
         for call in calls:

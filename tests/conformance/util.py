@@ -19,6 +19,7 @@ Subcommands:
                                    MODEL=ENDPOINT pairs are SageMaker's endpoints)
 """
 import argparse
+import json
 import os
 import re
 import socket
@@ -43,6 +44,20 @@ def alive(pid):
             return f.read().split(") ", 1)[1][:1] != "Z"
     except OSError:
         return True
+
+
+def fake_calls(url):
+    """Every request the fake provider at URL received. A fake keeps only its latest calls
+    (`llm-gateway fake --keep-calls`); a check that must see them all fails if any were
+    dropped rather than pass on part of them."""
+    with urllib.request.urlopen(url.rstrip("/") + "/__fake/calls", timeout=30) as r:
+        log = json.load(r)
+    if log["dropped"]:
+        sys.exit(
+            f"{url}: the fake provider kept only the latest {len(log['calls'])} of "
+            f"{len(log['calls']) + log['dropped']} calls; start it with a larger --keep-calls"
+        )
+    return log["calls"]
 
 
 def cmd_ports(a):

@@ -37,6 +37,7 @@ async fn start_completions() -> Setup {
                 chunk_delay: CHUNK_DELAY,
                 ..Behaviour::default()
             },
+            ..FakeOptions::default()
         },
         SocketAddr::from(([127, 0, 0, 1], 0)),
     )

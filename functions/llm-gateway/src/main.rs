@@ -139,6 +139,10 @@ struct FakeArgs {
     /// Delay between stream chunks.
     #[arg(long, default_value_t = 0)]
     chunk_delay_ms: u64,
+    /// The latest requests kept for `GET /__fake/calls`; older ones are only counted there
+    /// (`dropped`). 0 keeps none.
+    #[arg(long, default_value_t = gateway_fakes::DEFAULT_KEEP_CALLS)]
+    keep_calls: usize,
 }
 
 /// Threads for blocking work on the main runtime, at most: two per core and four more (8 on
@@ -327,6 +331,7 @@ async fn fake_command(args: FakeArgs) -> anyhow::Result<()> {
             ttft: Duration::from_millis(args.ttft_ms),
             chunk_delay: Duration::from_millis(args.chunk_delay_ms),
         },
+        keep_calls: args.keep_calls,
     };
     let fake = FakeServer::start(dialect, options, args.bind)
         .await

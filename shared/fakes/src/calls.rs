@@ -1,11 +1,16 @@
-//! The call log: every request a fake received, in arrival order, with an outcome that
-//! follows the exchange as it progresses.
+//! The call log: the requests a fake received, in arrival order, with an outcome that
+//! follows the exchange as it progresses. It keeps the latest [`FakeOptions::keep_calls`]
+//! (older ones are counted, not kept), so a fake that serves a demo or a load test for hours
+//! holds a bounded amount of memory.
+//!
+//! [`FakeOptions::keep_calls`]: crate::FakeOptions::keep_calls
 //!
 //! Outcomes are what cancellation tests assert on, so they are tied to ownership: the
 //! code answering a request holds a [`CallGuard`] (for streams, the body does), and a
 //! guard dropped before it was settled means hyper dropped the reply because the client
 //! went away.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
@@ -57,36 +62,75 @@ impl RecordedCall {
     }
 }
 
-#[derive(Clone, Debug, Default)]
+/// What a call log holds: the latest calls, and how many came before them.
+#[derive(Debug, Default)]
+struct Kept {
+    calls: VecDeque<RecordedCall>,
+    /// Calls no longer kept; also the sequence number of `calls[0]`.
+    dropped: usize,
+}
+
+/// The calls a fake has kept, as `GET /__fake/calls` reports them.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct CallSnapshot {
+    /// The kept calls, oldest first.
+    pub(crate) calls: Vec<RecordedCall>,
+    /// Earlier calls no longer kept (beyond [`crate::FakeOptions::keep_calls`]).
+    pub(crate) dropped: usize,
+}
+
+#[derive(Clone, Debug)]
 pub(crate) struct CallLog {
-    calls: Arc<Mutex<Vec<RecordedCall>>>,
+    kept: Arc<Mutex<Kept>>,
+    keep: usize,
 }
 
 impl CallLog {
+    /// A log that keeps the latest `keep` calls.
+    pub(crate) fn new(keep: usize) -> Self {
+        Self {
+            kept: Arc::default(),
+            keep,
+        }
+    }
+
     pub(crate) fn record(&self, call: RecordedCall) -> CallGuard {
-        let mut calls = self.lock();
-        calls.push(call);
+        let mut kept = self.lock();
+        let sequence = kept.dropped + kept.calls.len();
+        kept.calls.push_back(call);
+        while kept.calls.len() > self.keep {
+            kept.calls.pop_front();
+            kept.dropped += 1;
+        }
         CallGuard {
             log: self.clone(),
-            index: calls.len() - 1,
+            sequence,
             settled: false,
         }
     }
 
-    pub(crate) fn snapshot(&self) -> Vec<RecordedCall> {
-        self.lock().clone()
+    pub(crate) fn snapshot(&self) -> CallSnapshot {
+        let kept = self.lock();
+        CallSnapshot {
+            calls: kept.calls.iter().cloned().collect(),
+            dropped: kept.dropped,
+        }
     }
 
-    fn set_outcome(&self, index: usize, outcome: CallOutcome) {
-        if let Some(call) = self.lock().get_mut(index) {
+    fn set_outcome(&self, sequence: usize, outcome: CallOutcome) {
+        let mut kept = self.lock();
+        let Some(index) = sequence.checked_sub(kept.dropped) else {
+            return;
+        };
+        if let Some(call) = kept.calls.get_mut(index) {
             call.outcome = outcome;
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<RecordedCall>> {
-        // The log is only ever pushed to or updated in place, so it stays consistent
-        // even if a holder panicked.
-        self.calls.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Kept> {
+        // The log is only ever pushed to, trimmed or updated in place, so it stays
+        // consistent even if a holder panicked.
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -95,18 +139,18 @@ impl CallLog {
 #[derive(Debug)]
 pub(crate) struct CallGuard {
     log: CallLog,
-    index: usize,
+    sequence: usize,
     settled: bool,
 }
 
 impl CallGuard {
-    /// The call's position in the log: a per-server sequence number.
+    /// The call's position among every call the server received (kept or not).
     pub(crate) fn sequence(&self) -> usize {
-        self.index
+        self.sequence
     }
 
     pub(crate) fn settle(mut self, outcome: CallOutcome) {
-        self.log.set_outcome(self.index, outcome);
+        self.log.set_outcome(self.sequence, outcome);
         self.settled = true;
     }
 }
@@ -115,7 +159,7 @@ impl Drop for CallGuard {
     fn drop(&mut self) {
         if !self.settled {
             self.log
-                .set_outcome(self.index, CallOutcome::ClientDisconnected);
+                .set_outcome(self.sequence, CallOutcome::ClientDisconnected);
         }
     }
 }
@@ -130,12 +174,12 @@ mod tests {
 
     #[test]
     fn outcomes_follow_the_guard() {
-        let log = CallLog::default();
+        let log = CallLog::new(10);
         log.record(call()).settle(CallOutcome::Completed);
         let dropped = log.record(call());
         let pending = log.record(call());
         drop(dropped);
-        let outcomes: Vec<_> = log.snapshot().iter().map(|c| c.outcome).collect();
+        let outcomes: Vec<_> = log.snapshot().calls.iter().map(|c| c.outcome).collect();
         assert_eq!(
             outcomes,
             [
@@ -145,5 +189,40 @@ mod tests {
             ]
         );
         assert_eq!(pending.sequence(), 2);
+    }
+
+    #[test]
+    fn only_the_latest_calls_are_kept_and_the_rest_counted() {
+        let log = CallLog::new(2);
+        let first = log.record(call());
+        let second = log.record(call());
+        let third = log.record(call());
+        assert_eq!(
+            [first.sequence(), second.sequence(), third.sequence()],
+            [0, 1, 2]
+        );
+        // The first call is no longer kept: settling it changes nothing kept.
+        first.settle(CallOutcome::Rejected);
+        third.settle(CallOutcome::Completed);
+        let snapshot = log.snapshot();
+        assert_eq!(snapshot.dropped, 1);
+        let outcomes: Vec<_> = snapshot.calls.iter().map(|c| c.outcome).collect();
+        assert_eq!(outcomes, [CallOutcome::InProgress, CallOutcome::Completed]);
+        drop(second);
+        assert_eq!(
+            log.snapshot().calls[0].outcome,
+            CallOutcome::ClientDisconnected
+        );
+    }
+
+    #[test]
+    fn a_log_that_keeps_nothing_still_numbers_calls() {
+        let log = CallLog::new(0);
+        log.record(call()).settle(CallOutcome::Completed);
+        let second = log.record(call());
+        assert_eq!(second.sequence(), 1);
+        let snapshot = log.snapshot();
+        assert!(snapshot.calls.is_empty());
+        assert_eq!(snapshot.dropped, 2);
     }
 }

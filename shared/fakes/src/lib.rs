@@ -18,7 +18,8 @@
 //!
 //! Every request is recorded with its outcome ([`FakeServer::calls`], or
 //! `GET /__fake/calls` for out-of-process tests), so tests can assert what reached the
-//! provider and whether the gateway cancelled it.
+//! provider and whether the gateway cancelled it. The latest [`FakeOptions::keep_calls`] are
+//! kept; the count of older ones is reported beside them.
 
 mod anthropic;
 mod aws;
@@ -89,8 +90,11 @@ pub enum Dialect {
     Sagemaker,
 }
 
+/// Calls a fake keeps for inspection unless told otherwise.
+pub const DEFAULT_KEEP_CALLS: usize = 10_000;
+
 /// What a fake serves and how it behaves by default.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct FakeOptions {
     /// When set, every request must carry `Authorization: Bearer <key>` (AWS dialects: a
     /// SigV4 `Authorization` header signed with this access key id).
@@ -101,6 +105,21 @@ pub struct FakeOptions {
     pub embedding_models: Vec<String>,
     /// Defaults for every request; per-request directives override them.
     pub behaviour: Behaviour,
+    /// The latest calls kept for [`FakeServer::calls`] and `GET /__fake/calls`; older ones
+    /// are only counted. Zero keeps none.
+    pub keep_calls: usize,
+}
+
+impl Default for FakeOptions {
+    fn default() -> Self {
+        FakeOptions {
+            api_key: None,
+            models: Vec::new(),
+            embedding_models: Vec::new(),
+            behaviour: Behaviour::default(),
+            keep_calls: DEFAULT_KEEP_CALLS,
+        }
+    }
 }
 
 /// Timing applied to replies unless a request's directives say otherwise.
@@ -140,7 +159,7 @@ impl FakeServer {
             }
         });
         let (stop, stop_rx) = watch::channel(false);
-        let log = CallLog::default();
+        let log = CallLog::new(options.keep_calls);
         let shared = Arc::new(Shared {
             dialect,
             options,
@@ -188,9 +207,10 @@ impl FakeServer {
         }
     }
 
-    /// Every request received so far (except `/__fake/` control requests), in order.
+    /// The requests received so far (except `/__fake/` control requests), in order: the
+    /// latest [`FakeOptions::keep_calls`] of them.
     pub fn calls(&self) -> Vec<RecordedCall> {
-        self.log.snapshot()
+        self.log.snapshot().calls
     }
 
     /// Stops accepting connections, ends hanging and stalled replies (their connections

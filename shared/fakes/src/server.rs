@@ -146,7 +146,7 @@ fn control(shared: &Shared, method: &Method, path: &str) -> Response {
             .insert(header::ALLOW, HeaderValue::from_static("GET"));
         return response;
     }
-    Json(json!({ "calls": shared.log.snapshot() })).into_response()
+    Json(shared.log.snapshot()).into_response()
 }
 
 fn control_error(status: StatusCode, message: String) -> Response {

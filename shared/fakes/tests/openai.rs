@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::{KEY, chat, client, post, post_url, start_fake, stream, streamed_content, with};
-use gateway_fakes::{CallOutcome, Dialect, FakeServer, RecordedCall};
+use gateway_fakes::{CallOutcome, Dialect, FakeOptions, FakeServer, RecordedCall};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
@@ -861,19 +861,24 @@ async fn embeddings_as_float_and_base64_agree() {
     server.shutdown().await;
 }
 
-#[tokio::test]
-async fn call_log_is_served_over_http() {
-    let server = start().await;
-    chat(&server, ask("one")).await;
-    chat(&server, ask("[[fake status=500]]")).await;
-    let log: Value = client()
+async fn call_log(server: &FakeServer) -> Value {
+    client()
         .get(format!("http://{}/__fake/calls", server.addr()))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn call_log_is_served_over_http() {
+    let server = start().await;
+    chat(&server, ask("one")).await;
+    chat(&server, ask("[[fake status=500]]")).await;
+    let log = call_log(&server).await;
+    assert_eq!(log["dropped"], 0);
     let calls = log["calls"].as_array().unwrap();
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0]["method"], "POST");
@@ -882,5 +887,28 @@ async fn call_log_is_served_over_http() {
     assert_eq!(calls[1]["outcome"], "rejected");
     assert_eq!(calls[1]["body"], ask("[[fake status=500]]"));
     assert_eq!(server.calls().len(), 2, "control requests are not recorded");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn call_log_keeps_the_latest_calls_and_counts_the_rest() {
+    let options = FakeOptions {
+        keep_calls: 2,
+        ..FakeOptions::default()
+    };
+    let server = FakeServer::start(Dialect::OpenAi, options, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    for text in ["one", "two", "[[fake status=500]]"] {
+        chat(&server, ask(text)).await;
+    }
+    let log = call_log(&server).await;
+    assert_eq!(log["dropped"], 1);
+    let calls = log["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0]["body"], ask("two"));
+    assert_eq!(calls[0]["outcome"], "completed");
+    assert_eq!(calls[1]["outcome"], "rejected");
+    assert_eq!(server.calls().len(), 2);
     server.shutdown().await;
 }

@@ -73,6 +73,8 @@ pub async fn start(config: &mut Config, env: &dyn EnvSource) -> anyhow::Result<D
             models: models_of(ModelKind::Chat),
             embedding_models: models_of(ModelKind::Embedding),
             behaviour: DEMO_BEHAVIOUR,
+            // Nothing reads a demo provider's call log; a demo serving load for hours keeps none.
+            keep_calls: 0,
         };
         let fake =
             FakeServer::start(dialect, options, SocketAddr::from(([127, 0, 0, 1], 0))).await?;

@@ -102,6 +102,9 @@ async fn main() -> anyhow::Result<()> {
             PROVIDER_KEY,
             "--models",
             "gpt-4o-mini",
+            // Nothing reads its call log; a provider keeps none.
+            "--keep-calls",
+            "0",
         ],
         "fake provider listening on ",
     )

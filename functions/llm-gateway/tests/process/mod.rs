@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use gateway_fakes::{Behaviour, Dialect, FakeOptions, FakeServer};
+use gateway_fakes::{Dialect, FakeOptions, FakeServer};
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_llm-gateway");
@@ -136,7 +136,7 @@ pub async fn fake_provider() -> FakeServer {
             api_key: None,
             models: vec!["m".to_owned()],
             embedding_models: Vec::new(),
-            behaviour: Behaviour::default(),
+            ..FakeOptions::default()
         },
         SocketAddr::from(([127, 0, 0, 1], 0)),
     )
