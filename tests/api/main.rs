@@ -18,6 +18,7 @@ mod errors;
 mod fallback;
 mod gemini;
 mod helpers;
+mod in_flight;
 mod learned_routing;
 mod models;
 mod org_routing;

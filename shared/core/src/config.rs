@@ -205,6 +205,9 @@ pub struct ServerConfig {
     pub cors_allowed_origins: Vec<String>,
     /// Threads that answer requests, each with a runtime of its own; `None` for one per core.
     pub workers: Option<NonZeroUsize>,
+    /// Requests in progress on `/v1` at most (a stream until it ends); more are refused with
+    /// 503 `gateway_overloaded`. `None`: no limit.
+    pub max_in_flight: Option<NonZeroUsize>,
 }
 
 impl Default for ServerConfig {
@@ -214,6 +217,7 @@ impl Default for ServerConfig {
             max_body_bytes: 4 * 1024 * 1024,
             cors_allowed_origins: vec!["*".to_owned()],
             workers: None,
+            max_in_flight: None,
         }
     }
 }
@@ -1037,6 +1041,22 @@ mod tests {
         assert_eq!(set.server.workers, NonZeroUsize::new(4));
         let error = Config::from_toml("[server]\nworkers = 0\n").unwrap_err();
         assert!(error.to_string().contains("server.workers"), "{error}");
+    }
+
+    #[test]
+    fn requests_in_flight_are_unlimited_unless_set_and_never_zero() {
+        assert_eq!(Config::default().server.max_in_flight, None);
+        let set = Config::load(
+            None,
+            &env(&[("LLM_GATEWAY__SERVER__MAX_IN_FLIGHT", "5000")]),
+        )
+        .unwrap();
+        assert_eq!(set.server.max_in_flight, NonZeroUsize::new(5000));
+        let error = Config::from_toml("[server]\nmax_in_flight = 0\n").unwrap_err();
+        assert!(
+            error.to_string().contains("server.max_in_flight"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -8,11 +8,11 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
-use crate::{admin, auth, request_id, routes};
+use crate::{admin, auth, in_flight, request_id, routes};
 
 /// Builds the router with the whole middleware stack. Layers listed last run first.
 pub fn router(state: Arc<AppState>) -> Router {
-    let v1 = Router::new()
+    let mut v1 = Router::new()
         .route("/chat/completions", post(routes::chat::create))
         .route("/embeddings", post(routes::embeddings::create))
         .route("/models", get(routes::models::list))
@@ -22,6 +22,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             auth::require_key,
         ));
+    if let Some(limit) = state.in_flight.clone() {
+        // Outside authentication: a request refused for load costs no key lookup.
+        v1 = v1.route_layer(middleware::from_fn_with_state(limit, in_flight::admit));
+    }
 
     let app = Router::new()
         .nest("/v1", v1)

@@ -27,6 +27,7 @@ pub mod counter_writer;
 pub mod demo;
 pub mod errors;
 pub mod execute;
+pub mod in_flight;
 pub mod learned_quality;
 pub mod limits;
 pub mod lockout;

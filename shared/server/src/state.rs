@@ -42,6 +42,8 @@ pub struct AppState {
     pub keys: Vec<(String, GatewayKeyHash)>,
     pub upstream: UpstreamConfig,
     pub max_body_bytes: usize,
+    /// `[server] max_in_flight`: requests past it are refused with a 503.
+    pub in_flight: Option<crate::in_flight::InFlightLimit>,
     /// Cross-origin access, when any origin is allowed.
     pub cors: Option<tower_http::cors::CorsLayer>,
     /// Keys, limits and the request log from the store; without one, only `[[auth.keys]]`
@@ -101,6 +103,10 @@ impl AppState {
             keys,
             upstream: config.upstream.clone(),
             max_body_bytes: config.server.max_body_bytes,
+            in_flight: config
+                .server
+                .max_in_flight
+                .map(crate::in_flight::InFlightLimit::new),
             cors: crate::cors::layer(&config.server.cors_allowed_origins)?,
             access: None,
             platform_fee_percent: config.spend.platform_fee_percent,
