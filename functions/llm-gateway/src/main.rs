@@ -253,7 +253,7 @@ async fn serve_command(
     mut config: Config,
     data_dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    telemetry::init(&config.telemetry);
+    let _log_writer = telemetry::init_server(&config.telemetry);
     raise_open_file_limit();
     if let Some(bind) = args.bind {
         config.server.bind = bind;
@@ -309,7 +309,7 @@ async fn serve_command(
 }
 
 async fn fake_command(args: FakeArgs) -> anyhow::Result<()> {
-    telemetry::init(&Default::default());
+    let _log_writer = telemetry::init_server(&Default::default());
     raise_open_file_limit();
     let dialect = match args.dialect {
         FakeDialect::Openai => gateway_fakes::Dialect::OpenAi,

@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 
 use gateway_fakes::{Dialect, FakeOptions, FakeServer};
 use serde_json::{Value, json};
@@ -64,6 +64,20 @@ pub fn serve_with_open_file_limit(
         .arg("--")
         .arg(BIN);
     start(serve_args(command, config, data_dir))
+}
+
+/// As [`serve_configured`], logging every request (`RUST_LOG=info`) to a standard error that
+/// nobody reads until the caller does.
+#[allow(
+    dead_code,
+    reason = "each test crate compiles this module; not every one reads the gateway's log"
+)]
+pub fn serve_with_unread_stderr(config: &Path, data_dir: &Path) -> (Running, String, ChildStderr) {
+    let mut command = serve_command(config, data_dir);
+    command.env("RUST_LOG", "info").stderr(Stdio::piped());
+    let (mut running, url) = start(command);
+    let stderr = running.0.stderr.take().expect("standard error is piped");
+    (running, url, stderr)
 }
 
 fn serve_command(config: &Path, data_dir: &Path) -> Command {
