@@ -5,7 +5,9 @@ use gateway_store::Timestamp;
 use gateway_store::model::query::ReceiptQuery;
 use serde_json::json;
 
-use crate::helpers::{KEY, spawn_app, user};
+use gateway_fakes::CallOutcome;
+
+use crate::helpers::{KEY, spawn_app, spawn_app_with, user};
 
 #[tokio::test]
 async fn shutting_down_answers_and_logs_requests_in_flight_then_refuses_connections() {
@@ -65,4 +67,92 @@ async fn shutting_down_answers_and_logs_requests_in_flight_then_refuses_connecti
         .send()
         .await;
     assert!(after.is_err(), "still answering after shutdown: {after:?}");
+}
+
+/// Waits until the openai fake has received `n` calls.
+async fn wait_for_calls(app: &crate::helpers::TestApp, n: usize) {
+    for _ in 0..500 {
+        if app.fake("openai").calls().len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the provider never received {n} calls");
+}
+
+#[tokio::test]
+async fn requests_still_in_flight_after_the_grace_period_are_ended_with_a_reason() {
+    let mut app = spawn_app_with("[server]\nshutdown_grace_ms = 300\n").await;
+    let url = app.url.clone();
+    let slow = tokio::spawn({
+        let url = url.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .post(format!("{url}/v1/chat/completions"))
+                .bearer_auth(KEY)
+                .json(&json!({
+                    "model": "openai/gpt-4o",
+                    "messages": user("[[fake latency_ms=20000]] Too slow.")
+                }))
+                .send()
+                .await
+                .unwrap();
+            let retry_after = response.headers().get("retry-after").cloned();
+            (
+                response.status(),
+                retry_after,
+                response.text().await.unwrap(),
+            )
+        }
+    });
+    let mut stream = reqwest::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(KEY)
+        .json(&json!({
+            "model": "openai/gpt-4o",
+            "stream": true,
+            "messages": user("[[fake words=200 chunk_delay_ms=100]] Too long.")
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut streamed = String::from_utf8(stream.chunk().await.unwrap().unwrap().to_vec()).unwrap();
+    wait_for_calls(&app, 2).await;
+
+    let provider = app.fakes.remove("openai").unwrap();
+    let started = std::time::Instant::now();
+    app.shutdown().await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "shutdown waited for the provider: {took:?}"
+    );
+
+    let (status, retry_after, body) = slow.await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(retry_after.unwrap(), "1");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["code"], "gateway_shutting_down", "{body}");
+
+    while let Some(chunk) = stream.chunk().await.unwrap() {
+        streamed.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let events = crate::helpers::sse_events(&streamed);
+    let last: serde_json::Value = serde_json::from_str(events.last().unwrap()).unwrap();
+    assert_eq!(last["error"]["code"], "gateway_shutting_down", "{streamed}");
+    assert!(
+        !streamed.contains("[DONE]"),
+        "an ended stream did not finish"
+    );
+    assert!(events.len() > 2, "the stream had started: {streamed}");
+    // Both provider calls were cancelled with them.
+    let outcomes: Vec<_> = provider.calls().iter().map(|c| c.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            CallOutcome::ClientDisconnected,
+            CallOutcome::ClientDisconnected
+        ]
+    );
 }

@@ -208,6 +208,10 @@ pub struct ServerConfig {
     /// Requests in progress on `/v1` at most (a stream until it ends); more are refused with
     /// 503 `gateway_overloaded`. `None`: no limit.
     pub max_in_flight: Option<NonZeroUsize>,
+    /// How long a stopping server lets requests in flight finish before it ends them (streams
+    /// with an error event, others with a 503). Short of Docker's 10 s between its stop signal
+    /// and its kill, so receipts are written first.
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -218,6 +222,7 @@ impl Default for ServerConfig {
             cors_allowed_origins: vec!["*".to_owned()],
             workers: None,
             max_in_flight: None,
+            shutdown_grace_ms: 8_000,
         }
     }
 }
@@ -1041,6 +1046,17 @@ mod tests {
         assert_eq!(set.server.workers, NonZeroUsize::new(4));
         let error = Config::from_toml("[server]\nworkers = 0\n").unwrap_err();
         assert!(error.to_string().contains("server.workers"), "{error}");
+    }
+
+    #[test]
+    fn the_shutdown_grace_has_a_default_and_can_be_set() {
+        assert_eq!(Config::default().server.shutdown_grace_ms, 8_000);
+        let set = Config::load(
+            None,
+            &env(&[("LLM_GATEWAY__SERVER__SHUTDOWN_GRACE_MS", "25000")]),
+        )
+        .unwrap();
+        assert_eq!(set.server.shutdown_grace_ms, 25_000);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod auth;
 pub mod cors;
 pub mod counter_writer;
 pub mod demo;
+pub mod draining;
 pub mod errors;
 pub mod execute;
 pub mod in_flight;

@@ -93,16 +93,29 @@ impl RunningGateway {
         format!("http://{}/v1", self.addr)
     }
 
-    /// Stops accepting connections, waits for in-flight requests to finish, then writes every
+    /// Stops accepting connections and lets in-flight requests finish; those still in flight
+    /// after `[server] shutdown_grace_ms` are ended (see [`crate::draining`]). Then writes every
     /// queued receipt.
     pub async fn shutdown(self) -> io::Result<()> {
         let _ = self.stop.send(true);
+        let threads = futures::future::join_all(self.threads);
+        tokio::pin!(threads);
+        let results = match tokio::time::timeout(self.state.shutdown_grace, &mut threads).await {
+            Ok(results) => results,
+            Err(_) => {
+                tracing::warn!(
+                    grace_ms = self.state.shutdown_grace.as_millis(),
+                    "ending the requests still in flight after the shutdown grace period"
+                );
+                self.state.grace_over.cancel();
+                threads.await
+            }
+        };
         let mut served = Ok(());
-        for thread in self.threads {
-            let result = thread.await.unwrap_or_else(|_| {
+        for result in results {
+            served = served.and(result.unwrap_or_else(|_| {
                 Err(io::Error::other("a serving thread ended without a result"))
-            });
-            served = served.and(result);
+            }));
         }
         if let Some(access) = &self.state.access {
             access.flush().await;

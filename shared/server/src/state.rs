@@ -44,6 +44,10 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// `[server] max_in_flight`: requests past it are refused with a 503.
     pub in_flight: Option<crate::in_flight::InFlightLimit>,
+    /// `[server] shutdown_grace_ms`: how long a stopping server lets requests finish.
+    pub shutdown_grace: std::time::Duration,
+    /// Fired when that grace is over: requests still in flight end (see [`crate::draining`]).
+    pub grace_over: tokio_util::sync::CancellationToken,
     /// Cross-origin access, when any origin is allowed.
     pub cors: Option<tower_http::cors::CorsLayer>,
     /// Keys, limits and the request log from the store; without one, only `[[auth.keys]]`
@@ -107,6 +111,8 @@ impl AppState {
                 .server
                 .max_in_flight
                 .map(crate::in_flight::InFlightLimit::new),
+            shutdown_grace: std::time::Duration::from_millis(config.server.shutdown_grace_ms),
+            grace_over: tokio_util::sync::CancellationToken::new(),
             cors: crate::cors::layer(&config.server.cors_allowed_origins)?,
             access: None,
             platform_fee_percent: config.spend.platform_fee_percent,

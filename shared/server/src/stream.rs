@@ -27,7 +27,9 @@ use gateway_core::{ApiError, tokens};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
+use crate::draining;
 use crate::execute::AttemptGuard;
 use crate::receipt_log::ReceiptLog;
 use crate::receipts::{self, Routed};
@@ -136,6 +138,7 @@ pub fn respond(state: &AppState, routed: Routed, parts: RelayParts) -> Response<
         attempt: Some(attempt),
         ttft: opened.ttft,
         receipts: state.receipts.clone(),
+        grace_over: state.grace_over.clone(),
     };
     let mut response = Response::new(Body::from_stream(relay.into_stream()));
     let headers = response.headers_mut();
@@ -184,6 +187,8 @@ struct Relay {
     attempt: Option<AttemptGuard>,
     ttft: Duration,
     receipts: Arc<ReceiptLog>,
+    /// Fired when a stopping server's grace period is over: the stream ends then.
+    grace_over: CancellationToken,
 }
 
 impl Relay {
@@ -204,19 +209,29 @@ impl Relay {
             }
             let item = match self.pending.pop_front() {
                 Some(chunk) => Some(Ok(chunk)),
-                None => match tokio::time::timeout(self.idle_timeout, self.upstream.next()).await {
-                    Ok(item) => item,
-                    Err(_) => {
-                        self.fail(
-                            ProviderError::new(
-                                ProviderErrorKind::Timeout,
-                                "the provider stopped sending",
-                            )
-                            .to_api_error(&self.provider_id),
-                        );
-                        continue;
+                None => {
+                    let next = tokio::select! {
+                        biased;
+                        next = tokio::time::timeout(self.idle_timeout, self.upstream.next()) => next,
+                        () = self.grace_over.cancelled() => {
+                            self.interrupt(draining::shutting_down());
+                            continue;
+                        }
+                    };
+                    match next {
+                        Ok(item) => item,
+                        Err(_) => {
+                            self.fail(
+                                ProviderError::new(
+                                    ProviderErrorKind::Timeout,
+                                    "the provider stopped sending",
+                                )
+                                .to_api_error(&self.provider_id),
+                            );
+                            continue;
+                        }
                     }
-                },
+                }
             };
             match item {
                 Some(Ok(chunk)) => self.on_chunk(chunk),
@@ -335,13 +350,21 @@ impl Relay {
         self.receipts.push(receipt);
     }
 
-    /// Ends the stream with an error event. No `[DONE]` follows: the stream did not finish.
+    /// Ends the stream with an error event, the provider's failure. No `[DONE]` follows: the
+    /// stream did not finish.
     fn fail(&mut self, error: ApiError) {
         tracing::warn!(provider = %self.provider_id, error = %error, "stream failed");
         if let Some(attempt) = self.attempt.take() {
             let total = attempt.elapsed();
             attempt.finish(Outcome::Failure { total });
         }
+        self.interrupt(error);
+    }
+
+    /// Ends the stream with an error event that says nothing of the provider (its attempt is
+    /// dropped unreported, if `fail` has not reported it).
+    fn interrupt(&mut self, error: ApiError) {
+        self.attempt = None;
         if let Some(held) = self.held.take() {
             self.emit(&held.chunk);
         }

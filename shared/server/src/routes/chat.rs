@@ -22,11 +22,11 @@ use gateway_store::Timestamp;
 
 use crate::access::{Access, Caller};
 use crate::errors::{ErrorResponse, body_rejection};
-use crate::execute;
 use crate::receipts::Routed;
 use crate::request_id::RequestContext;
 use crate::spend::budget;
 use crate::state::AppState;
+use crate::{draining, execute};
 
 /// Bodies larger than this are analysed on the blocking pool: should a context window be near
 /// their estimated size, counting their tokens exactly would hold up other requests on the
@@ -36,6 +36,16 @@ const ANALYSE_INLINE_MAX_BYTES: usize = 32 * 1024;
 pub async fn create(
     State(state): State<Arc<AppState>>,
     Extension(context): Extension<RequestContext>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response<Body>, ErrorResponse> {
+    let grace_over = state.grace_over.clone();
+    draining::unless_ended(&grace_over, answer(state, context, headers, body)).await
+}
+
+async fn answer(
+    state: Arc<AppState>,
+    context: RequestContext,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response<Body>, ErrorResponse> {

@@ -15,6 +15,7 @@ use gateway_core::wire::{
 };
 use std::time::Instant;
 
+use crate::draining;
 use crate::errors::{ErrorResponse, body_rejection, upstream_timeout};
 use crate::receipts::{self, Routed};
 use crate::request_id::RequestContext;
@@ -23,6 +24,15 @@ use crate::state::AppState;
 pub async fn create(
     State(state): State<Arc<AppState>>,
     Extension(context): Extension<RequestContext>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ErrorResponse> {
+    let grace_over = state.grace_over.clone();
+    draining::unless_ended(&grace_over, answer(state, context, body)).await
+}
+
+async fn answer(
+    state: Arc<AppState>,
+    context: RequestContext,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ErrorResponse> {
     let body = body.map_err(|r| body_rejection(r, state.max_body_bytes))?;
