@@ -300,7 +300,15 @@ async fn serve_command(
         );
     }
     shutdown_signal().await;
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!(
+        "shutting down: finishing in-flight requests (a second Ctrl-C or SIGTERM ends them now)"
+    );
+    let end_now = running.grace_over();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::warn!("shutting down now: ending in-flight requests");
+        end_now.cancel();
+    });
     running.shutdown().await?;
     if let Some(demo) = demo {
         demo.shutdown().await;

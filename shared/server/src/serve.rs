@@ -93,6 +93,12 @@ impl RunningGateway {
         format!("http://{}/v1", self.addr)
     }
 
+    /// Cancelling this ends the requests in flight at once, as the end of the shutdown grace
+    /// period does (a second stop signal, say).
+    pub fn grace_over(&self) -> tokio_util::sync::CancellationToken {
+        self.state.grace_over.clone()
+    }
+
     /// Stops accepting connections and lets in-flight requests finish; those still in flight
     /// after `[server] shutdown_grace_ms` are ended (see [`crate::draining`]). Then writes every
     /// queued receipt.

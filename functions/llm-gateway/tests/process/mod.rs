@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use gateway_fakes::{Dialect, FakeOptions, FakeServer};
 use serde_json::{Value, json};
@@ -14,6 +15,39 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_llm-gateway");
 
 /// A gateway process, killed when dropped.
 pub struct Running(Child);
+
+#[allow(
+    dead_code,
+    reason = "each test crate compiles this module; not every one stops the gateway itself"
+)]
+impl Running {
+    /// Sends the process `signal` (`TERM`, `INT`) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.0.id().to_string())
+            .status()
+            .expect("kill(1) runs");
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
+    /// Whether the process exits within `limit`.
+    pub fn exits_within(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self
+                .0
+                .try_wait()
+                .expect("the process can be waited for")
+                .is_some()
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
