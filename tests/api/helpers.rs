@@ -258,6 +258,17 @@ impl TestApp {
         CallOutcome::InProgress
     }
 
+    /// Waits (bounded) until the provider has received `n` calls; panics if it never does.
+    pub async fn wait_for_calls(&self, provider: &str, n: usize) {
+        for _ in 0..500 {
+            if self.fake(provider).calls().len() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{provider} never received {n} calls");
+    }
+
     pub fn last_call(&self, provider: &str) -> RecordedCall {
         self.fake(provider)
             .calls()

@@ -37,17 +37,6 @@ async fn assert_refused(response: reqwest::Response) {
     );
 }
 
-/// Waits until the openai fake has received `n` calls.
-async fn wait_for_calls(app: &TestApp, n: usize) {
-    for _ in 0..500 {
-        if app.fake("openai").calls().len() >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the provider never received {n} calls");
-}
-
 #[tokio::test]
 async fn requests_past_the_limit_are_refused_until_one_finishes() {
     let app = app_allowing(2).await;
@@ -61,7 +50,7 @@ async fn requests_past_the_limit_are_refused_until_one_finishes() {
             })
         })
         .collect();
-    wait_for_calls(&app, 2).await;
+    app.wait_for_calls("openai", 2).await;
 
     assert_refused(chat(&app.url, "One too many.", false).await).await;
     assert_eq!(

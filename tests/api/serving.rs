@@ -32,12 +32,7 @@ async fn shutting_down_answers_and_logs_requests_in_flight_then_refuses_connecti
         })
         .collect();
     // Shut down once the provider has every request: all six are then in flight.
-    for _ in 0..500 {
-        if app.fake("openai").calls().len() == 6 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    app.wait_for_calls("openai", 6).await;
     assert_eq!(
         app.fake("openai").calls().len(),
         6,
@@ -67,17 +62,6 @@ async fn shutting_down_answers_and_logs_requests_in_flight_then_refuses_connecti
         .send()
         .await;
     assert!(after.is_err(), "still answering after shutdown: {after:?}");
-}
-
-/// Waits until the openai fake has received `n` calls.
-async fn wait_for_calls(app: &crate::helpers::TestApp, n: usize) {
-    for _ in 0..500 {
-        if app.fake("openai").calls().len() >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the provider never received {n} calls");
 }
 
 #[tokio::test]
@@ -118,7 +102,7 @@ async fn requests_still_in_flight_after_the_grace_period_are_ended_with_a_reason
         .unwrap();
     assert_eq!(stream.status(), 200);
     let mut streamed = String::from_utf8(stream.chunk().await.unwrap().unwrap().to_vec()).unwrap();
-    wait_for_calls(&app, 2).await;
+    app.wait_for_calls("openai", 2).await;
 
     let provider = app.fakes.remove("openai").unwrap();
     let started = std::time::Instant::now();
