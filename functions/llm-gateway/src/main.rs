@@ -54,6 +54,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway.
+    ///
+    /// Ctrl-C or SIGTERM stops it: requests in flight get `[server] shutdown_grace_ms` (8 s by
+    /// default) to finish, then end with `gateway_shutting_down`; a second signal ends them at
+    /// once.
     Serve(ServeArgs),
     /// Create a gateway API key and print it with the SHA-256 to put in a configuration file.
     Keygen {
