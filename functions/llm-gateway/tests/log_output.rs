@@ -12,7 +12,7 @@ mod process;
 
 use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 const KEY: &str = "llm_gw_dev_0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e";
 /// Enough request lines (about 200 bytes each) to fill a pipe's 64 KiB several times over.
@@ -21,23 +21,7 @@ const REQUESTS: usize = 1_500;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_answered_while_nobody_reads_the_log() {
     let fake = process::fake_provider().await;
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("llm-gateway-log-output-{nanos}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("gateway.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[auth.keys]]\nname = \"tests\"\nsecret = \"{KEY}\"\n\n\
-             [providers.local]\nkind = \"openai_compatible\"\nbase_url = \"{}\"\n\
-             models = [\"m\"]\n",
-            fake.base_url()
-        ),
-    )
-    .unwrap();
+    let (dir, config) = process::config_with_provider("log-output", KEY, "local", &fake, "");
     let (_gateway, url, stderr) = process::serve_with_unread_stderr(&config, &dir);
 
     let client = reqwest::Client::builder()

@@ -12,7 +12,7 @@
 mod process;
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use gateway_fakes::FakeServer;
 use serde_json::Value;
@@ -95,23 +95,13 @@ struct Setup {
 impl Setup {
     async fn new(name: &str) -> Setup {
         let fake = process::fake_provider().await;
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!("llm-gateway-open-files-{name}-{nanos}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = dir.join("gateway.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[[auth.keys]]\nname = \"tests\"\nsecret = \"{KEY}\"\n\n\
-                 [providers.slow]\nkind = \"openai_compatible\"\nbase_url = \"{}\"\n\
-                 models = [\"m\"]\n\n[routing]\nfallback_enabled = false\n",
-                fake.base_url()
-            ),
-        )
-        .unwrap();
+        let (dir, config) = process::config_with_provider(
+            &format!("open-files-{name}"),
+            KEY,
+            "slow",
+            &fake,
+            "[routing]\nfallback_enabled = false\n",
+        );
         // Each connection closes after its answer, so the gateway gets its descriptors back at
         // once: idle keep-alive connections would hold them until the gateway's idle timeout.
         let client = reqwest::Client::builder()

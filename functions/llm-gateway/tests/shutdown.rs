@@ -9,31 +9,20 @@
 
 mod process;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 const KEY: &str = "llm_gw_dev_0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_stop_signal_ends_the_requests_in_flight_at_once() {
     let fake = process::fake_provider().await;
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("llm-gateway-shutdown-{nanos}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("gateway.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nshutdown_grace_ms = 60000\n\n\
-             [[auth.keys]]\nname = \"tests\"\nsecret = \"{KEY}\"\n\n\
-             [providers.local]\nkind = \"openai_compatible\"\nbase_url = \"{}\"\n\
-             models = [\"m\"]\n",
-            fake.base_url()
-        ),
-    )
-    .unwrap();
+    let (dir, config) = process::config_with_provider(
+        "shutdown",
+        KEY,
+        "local",
+        &fake,
+        "[server]\nshutdown_grace_ms = 60000\n",
+    );
     let (mut gateway, url) = process::serve_configured(&config, &dir);
     let slow = tokio::spawn(async move {
         let client = reqwest::Client::new();

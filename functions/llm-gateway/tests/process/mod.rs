@@ -4,9 +4,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gateway_fakes::{Dialect, FakeOptions, FakeServer};
 use serde_json::{Value, json};
@@ -190,6 +190,40 @@ pub async fn fake_provider() -> FakeServer {
     )
     .await
     .unwrap()
+}
+
+/// A fresh directory for a gateway's data, named for `name`, holding a `gateway.toml` that
+/// accepts `key` and serves `{provider}/m` from `fake`, then `extra` (more TOML); the directory
+/// and the file's path.
+#[allow(
+    dead_code,
+    reason = "each test crate compiles this module; not every one brings its own providers"
+)]
+pub fn config_with_provider(
+    name: &str,
+    key: &str,
+    provider: &str,
+    fake: &FakeServer,
+    extra: &str,
+) -> (PathBuf, PathBuf) {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is past 1970")
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("llm-gateway-{name}-{nanos}"));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let config = dir.join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[auth.keys]]\nname = \"tests\"\nsecret = \"{key}\"\n\n\
+             [providers.{provider}]\nkind = \"openai_compatible\"\nbase_url = \"{}\"\n\
+             models = [\"m\"]\n\n{extra}",
+            fake.base_url()
+        ),
+    )
+    .expect("the configuration is written");
+    (dir, config)
 }
 
 /// `prompt` sent to `model` through the gateway at `url` with `key`: the status, and the body
