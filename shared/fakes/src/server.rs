@@ -102,12 +102,14 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .get(header::AUTHORIZATION)
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
     tracing::debug!(method = %parts.method, %path, "fake provider request");
-    let call = shared.log.record(RecordedCall::new(
-        parts.method.as_str(),
-        &path,
-        authorization.clone(),
-        body.clone(),
-    ));
+    let call = shared.log.record(|| {
+        RecordedCall::new(
+            parts.method.as_str(),
+            &path,
+            authorization.clone(),
+            body.clone(),
+        )
+    });
     let incoming = Incoming {
         method: parts.method,
         path,
