@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use gateway_core::catalog::Catalog;
 use serde_json::{Value, json};
 
-use crate::helpers::{KEY, TestApp, spawn_app_with, sse_chunks, user};
+use crate::helpers::{KEY, TestApp, request_id, spawn_app_with, sse_chunks, user};
 use crate::stub::{Mode, Stub};
 
 /// A test app with a free model `flaky/m` (so `auto` by cost picks it first) served by a stub.
@@ -21,16 +21,6 @@ async fn app_with_flaky(routing: &str) -> (TestApp, Stub) {
 
 fn receipt(body: &Value) -> &Value {
     &body["x-llm-gateway"]
-}
-
-/// The receipt the gateway kept of `response`'s request, read back by its request id.
-async fn stored_receipt(app: &TestApp, response: &reqwest::Response) -> Value {
-    let request_id = response.headers()["x-request-id"].to_str().unwrap();
-    app.get(&format!("/v1/receipts/{request_id}"))
-        .await
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -303,7 +293,7 @@ async fn a_request_no_model_answered_has_a_receipt_listing_every_attempt() {
     assert_eq!(response.status(), 502);
     let header = response.headers()["x-llm-gateway"].to_str().unwrap();
     assert!(header.contains("fallback=true"), "{header}");
-    let stored = stored_receipt(&app, &response).await;
+    let stored = app.stored_receipt(&request_id(&response)).await;
     let tried: Vec<&str> = stored["fallback"]["attempts"]
         .as_array()
         .unwrap()
@@ -328,7 +318,7 @@ async fn a_request_whose_only_attempt_failed_used_no_fallback() {
     assert_eq!(response.status(), 400);
     let header = response.headers()["x-llm-gateway"].to_str().unwrap();
     assert!(header.contains("fallback=false"), "{header}");
-    let stored = stored_receipt(&app, &response).await;
+    let stored = app.stored_receipt(&request_id(&response)).await;
     assert_eq!(stored["fallback_used"], false, "{stored}");
     assert_eq!(stored["fallback"]["used"], false, "{stored}");
     assert_eq!(stored["fallback"]["attempts"].as_array().unwrap().len(), 1);

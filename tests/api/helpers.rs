@@ -269,6 +269,19 @@ impl TestApp {
         panic!("{provider} never received {n} calls");
     }
 
+    /// The receipt the gateway kept of a request, read back by its id; waits (bounded) for a
+    /// stream's, which is recorded when the stream ends.
+    pub async fn stored_receipt(&self, request_id: &str) -> Value {
+        for _ in 0..200 {
+            let stored = self.get(&format!("/v1/receipts/{request_id}")).await;
+            if stored.status() == 200 {
+                return stored.json().await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no receipt of {request_id}");
+    }
+
     pub fn last_call(&self, provider: &str) -> RecordedCall {
         self.fake(provider)
             .calls()
@@ -282,6 +295,13 @@ impl TestApp {
             gateway.shutdown().await.expect("clean shutdown");
         }
     }
+}
+
+pub fn request_id(response: &reqwest::Response) -> String {
+    response.headers()["x-request-id"]
+        .to_str()
+        .expect("the request id is ASCII")
+        .to_owned()
 }
 
 pub fn user(content: &str) -> Value {

@@ -1,9 +1,11 @@
 //! Spend limits on the request path: per-request refusals before any provider call, daily
 //! budgets held under 50 concurrent requests (SQLite and DynamoDB), `auto` leaving out what the
-//! budget cannot pay for, the platform fee, and periods in the organisation's time zone.
+//! budget cannot pay for, the platform fee, periods in the organisation's time zone, and streams
+//! that end before the model finished, which are billed for what was generated.
 
 use std::sync::Arc;
 
+use futures::StreamExt;
 use gateway_server::access::CONFIGURED_ORG_ID;
 use gateway_server::spend::budget::usd_to_micros;
 use gateway_server::spend::keys;
@@ -13,12 +15,13 @@ use gateway_store::model::org::Organization;
 use gateway_store::{Store, Timestamp};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app_on, spawn_app_with, user};
+use crate::helpers::{TestApp, request_id, spawn_app_on, spawn_app_with, sse_events, user};
 
 /// The configured organisation is read again on every request, so settings apply at once.
 const FRESH_ORG: &str = "[auth]\nkey_cache_secs = 0\n";
 /// openai/gpt-4o's catalog prices, USD per million tokens.
 const GPT_4O_INPUT: f64 = 2.50;
+const GPT_4O_OUTPUT: f64 = 10.00;
 
 async fn set_org(app: &TestApp, change: impl FnOnce(&mut Organization)) {
     let mut org = app.store.get_org(CONFIGURED_ORG_ID).await.unwrap();
@@ -263,5 +266,69 @@ async fn spend_is_counted_in_the_organisations_own_day() {
     );
     let utc_day = period::window(Period::Day, period::time_zone("UTC"), now);
     assert_eq!(app.store.get(&key, utc_day.start).await.unwrap(), 0);
+    app.shutdown().await;
+}
+
+/// Checks an unfinished stream's stored receipt (priced on the prompt and what was streamed,
+/// counted by the gateway, with the reason it ended) and that today's spend counts it.
+async fn billed_for_what_was_generated(app: &TestApp, request_id: &str, code: &str, status: u16) {
+    let stored = app.stored_receipt(request_id).await;
+    assert_eq!(stored["error"]["code"], code, "{stored}");
+    assert_eq!(stored["error"]["status"], status);
+    assert_eq!(stored["model"], "openai/gpt-4o");
+    let tokens = &stored["tokens"];
+    assert_eq!(tokens["counted_by"], "gateway");
+    let prompt = tokens["prompt"].as_u64().unwrap();
+    let completion = tokens["completion"].as_u64().unwrap();
+    assert!(prompt > 0 && completion > 0, "{tokens}");
+    let cost = stored["cost"]["total_usd"].as_f64().unwrap();
+    let priced = (prompt as f64 * GPT_4O_INPUT + completion as f64 * GPT_4O_OUTPUT) / 1e6;
+    assert!((cost - priced).abs() < 1e-8, "{cost} against {priced}");
+
+    let day = period::window(Period::Day, period::time_zone("UTC"), Timestamp::now());
+    let key = keys::spend(Period::Day, CONFIGURED_ORG_ID);
+    let micros = usd_to_micros(cost);
+    assert_eq!(
+        counter_reaches(app.store.as_ref(), &key, day.start, micros).await,
+        micros
+    );
+}
+
+#[tokio::test]
+async fn a_stream_its_provider_cuts_short_is_billed_for_what_was_generated() {
+    let app = spawn_app_with(FRESH_ORG).await;
+    let response = app
+        .chat(&json!({
+            "model": "openai/gpt-4o",
+            "messages": user("[[fake disconnect_after=4]] Tell me a story."),
+            "stream": true,
+        }))
+        .await;
+    let id = request_id(&response);
+    let body = response.text().await.unwrap();
+    let last: Value = serde_json::from_str(sse_events(&body).last().unwrap()).unwrap();
+    assert_eq!(last["error"]["code"], "stream_interrupted", "{body}");
+    billed_for_what_was_generated(&app, &id, "stream_interrupted", 502).await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stream_its_client_leaves_is_billed_for_what_was_generated() {
+    let app = spawn_app_with(FRESH_ORG).await;
+    let response = app
+        .chat(&json!({
+            "model": "openai/gpt-4o",
+            "messages": user("[[fake words=200 chunk_delay_ms=20]] Tell me a story."),
+            "stream": true,
+        }))
+        .await;
+    let id = request_id(&response);
+    let mut body = response.bytes_stream();
+    let mut received = Vec::new();
+    while !String::from_utf8_lossy(&received).contains("content") {
+        received.extend_from_slice(&body.next().await.unwrap().unwrap());
+    }
+    drop(body);
+    billed_for_what_was_generated(&app, &id, "client_closed_request", 499).await;
     app.shutdown().await;
 }

@@ -66,8 +66,8 @@ pub struct Receipt {
     pub execution: Execution,
     pub cost: CostReport,
     pub fallback: FallbackReport,
-    /// Why the request failed, when no attempt answered (only in stored receipts: the client
-    /// gets the error itself).
+    /// Why the request failed, when no attempt answered, or why its stream ended before the
+    /// model finished (only in stored receipts: the client gets the error itself).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ReceiptError>,
 }

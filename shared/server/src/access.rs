@@ -593,8 +593,9 @@ impl Caller {
 }
 
 impl Drop for Caller {
-    /// A request that ends without a receipt (an error before or after routing, a listing, an
-    /// interrupted stream) is still logged, with what is known, and gives its estimate back.
+    /// A request that ends without a receipt (an error before or after routing, a listing, a
+    /// non-streamed request whose client left) is still logged, with what is known, and gives
+    /// its estimate back.
     fn drop(&mut self) {
         if self.recorded.swap(true, Ordering::AcqRel) {
             return;

@@ -123,15 +123,20 @@ impl Routed {
         let fallback_used = self.failed_attempts.len() > 1;
         receipt.fallback_used = fallback_used;
         receipt.fallback.used = fallback_used;
-        receipt.error = Some(ReceiptError {
-            status: error.status().as_u16(),
-            code: error
-                .code
-                .as_deref()
-                .unwrap_or(error.kind.label())
-                .to_owned(),
-            message: error.message.clone(),
-        });
+        receipt.error = Some(receipt_error(error));
+        receipt
+    }
+
+    /// The receipt of a stream that ended before the model finished: the tokens generated so
+    /// far are billed, as the provider bills them, and `error` says why it ended.
+    pub fn unfinished_receipt(
+        &self,
+        usage: &Usage,
+        counted_by: UsageSource,
+        error: ReceiptError,
+    ) -> Receipt {
+        let mut receipt = self.receipt(usage, counted_by);
+        receipt.error = Some(error);
         receipt
     }
 
@@ -154,6 +159,19 @@ impl Routed {
             self.model.id,
             !self.failed_attempts.is_empty()
         )
+    }
+}
+
+/// How an error is told in a stored receipt.
+pub fn receipt_error(error: &ApiError) -> ReceiptError {
+    ReceiptError {
+        status: error.status().as_u16(),
+        code: error
+            .code
+            .as_deref()
+            .unwrap_or(error.kind.label())
+            .to_owned(),
+        message: error.message.clone(),
     }
 }
 

@@ -9,6 +9,10 @@
 //! early can still be replaced by a fallback, or yield a proper HTTP error. After that, a failure ends the stream with an OpenAI-shaped error event
 //! rather than a hang; a provider that goes quiet for `upstream.idle_timeout_ms` counts as failed.
 //! When the client goes away the response body is dropped, and with it the upstream request.
+//!
+//! A stream that ends before the model finished (the provider failed, the client left, the
+//! server stopped) still gets a receipt, priced on the prompt and the tokens generated so far:
+//! the provider bills those, so spend limits and token limits count them too.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -20,12 +24,13 @@ use axum::http::{HeaderValue, Response, header};
 use bytes::{BufMut, BytesMut};
 use futures::{Stream, StreamExt};
 use gateway_core::health::Outcome;
-use gateway_core::receipt::{Receipt, UsageSource};
+use gateway_core::receipt::{Receipt, ReceiptError, UsageSource};
 use gateway_core::upstream::{ChunkStream, Provider, ProviderError, ProviderErrorKind};
 use gateway_core::wire::{ChatRequest, ChunkView, Usage};
 use gateway_core::{ApiError, tokens};
 use serde::Serialize;
 use serde_json::Value;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -135,6 +140,8 @@ pub fn respond(state: &AppState, routed: Routed, parts: RelayParts) -> Response<
         output: tokens::OutputText::default(),
         saw_finish: false,
         done: false,
+        settled: false,
+        settling: None,
         attempt: Some(attempt),
         ttft: opened.ttft,
         receipts: state.receipts.clone(),
@@ -182,6 +189,10 @@ struct Relay {
     output: tokens::OutputText,
     saw_finish: bool,
     done: bool,
+    /// The receipt is recorded, or its recording under way.
+    settled: bool,
+    /// The recording of an unfinished stream's receipt, awaited before the error event goes out.
+    settling: Option<JoinHandle<()>>,
     /// Reports the provider's health when the stream ends; dropped unreported (neutral) when
     /// the client goes away first.
     attempt: Option<AttemptGuard>,
@@ -201,6 +212,10 @@ impl Relay {
 
     async fn next_output(&mut self) -> Option<Bytes> {
         loop {
+            if let Some(settling) = self.settling.take() {
+                // Should the task fail, it has logged why; the client's error event goes out.
+                let _ = settling.await;
+            }
             if let Some(bytes) = self.out.pop_front() {
                 return Some(bytes);
             }
@@ -307,17 +322,13 @@ impl Relay {
             );
         }
         self.done = true;
-        let (usage, counted_by) = match self.usage.take() {
-            Some(usage) => (usage, UsageSource::Provider),
-            None => (
-                usage::count(
-                    std::mem::take(&mut self.request_body),
-                    std::mem::take(&mut self.output),
-                )
-                .await,
-                UsageSource::Gateway,
-            ),
-        };
+        self.settled = true;
+        let (usage, counted_by) = reported_or_counted(
+            self.usage.take(),
+            std::mem::take(&mut self.request_body),
+            std::mem::take(&mut self.output),
+        )
+        .await;
         let receipt = self.routed.receipt(&usage, counted_by);
         if let Some(attempt) = self.attempt.take() {
             let total = attempt.elapsed();
@@ -365,12 +376,43 @@ impl Relay {
     /// dropped unreported, if `fail` has not reported it).
     fn interrupt(&mut self, error: ApiError) {
         self.attempt = None;
+        if !self.settled {
+            self.settling = self.settle_unfinished(receipts::receipt_error(&error));
+        }
         if let Some(held) = self.held.take() {
             self.emit(&held.chunk);
         }
         self.emit(error.to_json().as_bytes());
         self.done = true;
         self.upstream = Box::pin(futures::stream::empty());
+    }
+
+    /// Records the receipt of a stream that did not finish, priced on what was generated, in a
+    /// task of its own: counting a long prompt takes the blocking pool, and the record must be
+    /// made even if the client leaves meanwhile. `None` outside a runtime, where nothing can be
+    /// counted; the request is then logged without a receipt.
+    fn settle_unfinished(&mut self, ended: ReceiptError) -> Option<JoinHandle<()>> {
+        self.settled = true;
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let routed = self.routed.clone();
+        let receipts = self.receipts.clone();
+        let reported = self.usage.take();
+        let request_body = std::mem::take(&mut self.request_body);
+        let output = std::mem::take(&mut self.output);
+        Some(runtime.spawn(async move {
+            let (usage, counted_by) = reported_or_counted(reported, request_body, output).await;
+            let status = ended.status;
+            let receipt = routed.unfinished_receipt(&usage, counted_by, ended);
+            tracing::info!(
+                model = %receipt.model,
+                cost_usd = receipt.cost_usd,
+                completion_tokens = receipt.tokens.completion,
+                status,
+                "chat completion stream ended before the model finished"
+            );
+            routed.context.record(&receipt, status);
+            receipts.push(receipt);
+        }))
     }
 
     fn emit(&mut self, payload: &[u8]) {
@@ -401,6 +443,41 @@ impl Relay {
             receipt,
         })
         .unwrap_or_default()
+    }
+}
+
+impl Drop for Relay {
+    /// A client that leaves before the end: the provider has billed what it generated so far.
+    fn drop(&mut self) {
+        if !self.settled {
+            // Detached: it records the receipt on its own.
+            drop(self.settle_unfinished(client_left()));
+        }
+    }
+}
+
+/// Why a stream whose client left ended, in its receipt: 499, as proxies log a client that
+/// closed its request.
+fn client_left() -> ReceiptError {
+    ReceiptError {
+        status: 499,
+        code: "client_closed_request".to_owned(),
+        message: "The client closed the connection before the stream finished.".to_owned(),
+    }
+}
+
+/// The usage the provider reported, or else the gateway's count of the prompt and the output.
+async fn reported_or_counted(
+    reported: Option<Usage>,
+    request_body: Bytes,
+    output: tokens::OutputText,
+) -> (Usage, UsageSource) {
+    match reported {
+        Some(usage) => (usage, UsageSource::Provider),
+        None => (
+            usage::count(request_body, output).await,
+            UsageSource::Gateway,
+        ),
     }
 }
 
