@@ -263,7 +263,11 @@ start_router_evaluation() {
     model_dir=$(minilm_dir) || return 1
     # Each case writes its output to router-eval-NAME.log, then its exit status to
     # router-eval-NAME.rc (renamed into place, so a reader never sees it half written).
+    # start_bg's setsid opens a new session, and under Linux's autogroup scheduling a session
+    # shares the CPU equally with the rest of the run whatever its processes' nice: so the
+    # session's own nice is set too (without autogroup, the process nice alone counts).
     start_bg "$RUN_DIR/router-eval.log" nice -n 19 bash -c '
+        echo 19 2>/dev/null >/proc/self/autogroup
         bin=$1 model_dir=$2 cache=$3 out=$4
         shift 4
         for case in "$@"; do
