@@ -269,6 +269,15 @@ async fn spend_is_counted_in_the_organisations_own_day() {
     app.shutdown().await;
 }
 
+/// A streamed gpt-4o request whose fake provider follows `directive`.
+fn streamed_story(directive: &str) -> Value {
+    json!({
+        "model": "openai/gpt-4o",
+        "messages": user(&format!("{directive} Tell me a story.")),
+        "stream": true,
+    })
+}
+
 /// Checks an unfinished stream's stored receipt (priced on the prompt and what was streamed,
 /// counted by the gateway, with the reason it ended) and that today's spend counts it.
 async fn billed_for_what_was_generated(app: &TestApp, request_id: &str, code: &str, status: u16) {
@@ -298,11 +307,7 @@ async fn billed_for_what_was_generated(app: &TestApp, request_id: &str, code: &s
 async fn a_stream_its_provider_cuts_short_is_billed_for_what_was_generated() {
     let app = spawn_app_with(FRESH_ORG).await;
     let response = app
-        .chat(&json!({
-            "model": "openai/gpt-4o",
-            "messages": user("[[fake disconnect_after=4]] Tell me a story."),
-            "stream": true,
-        }))
+        .chat(&streamed_story("[[fake disconnect_after=4]]"))
         .await;
     let id = request_id(&response);
     let body = response.text().await.unwrap();
@@ -316,11 +321,7 @@ async fn a_stream_its_provider_cuts_short_is_billed_for_what_was_generated() {
 async fn a_stream_its_client_leaves_is_billed_for_what_was_generated() {
     let app = spawn_app_with(FRESH_ORG).await;
     let response = app
-        .chat(&json!({
-            "model": "openai/gpt-4o",
-            "messages": user("[[fake words=200 chunk_delay_ms=20]] Tell me a story."),
-            "stream": true,
-        }))
+        .chat(&streamed_story("[[fake words=200 chunk_delay_ms=20]]"))
         .await;
     let id = request_id(&response);
     let mut body = response.bytes_stream();
