@@ -76,7 +76,8 @@ async fn requests_still_in_flight_after_the_grace_period_are_ended_with_a_reason
                 .bearer_auth(KEY)
                 .json(&json!({
                     "model": "openai/gpt-4o",
-                    "messages": user("[[fake latency_ms=20000]] Too slow.")
+                    // Long enough that counting its prompt outlasts the connection's end.
+                    "messages": user(&format!("[[fake latency_ms=20000]] Too slow.{}", " Again.".repeat(30_000)))
                 }))
                 .send()
                 .await
@@ -105,6 +106,7 @@ async fn requests_still_in_flight_after_the_grace_period_are_ended_with_a_reason
     app.wait_for_calls("openai", 2).await;
 
     let provider = app.fakes.remove("openai").unwrap();
+    let store = app.store.clone();
     let started = std::time::Instant::now();
     app.shutdown().await;
     let took = started.elapsed();
@@ -139,4 +141,21 @@ async fn requests_still_in_flight_after_the_grace_period_are_ended_with_a_reason
             CallOutcome::ClientDisconnected
         ]
     );
+    // Shutdown returned with both in the request log, billed for what the provider had read and
+    // generated: the prompts, and the stream's output so far.
+    let logged = store
+        .query_receipts(&ReceiptQuery::for_org(CONFIGURED_ORG_ID), Timestamp::now())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(logged.len(), 2, "{logged:?}");
+    for record in &logged {
+        assert_eq!(record.status, 503, "{record:?}");
+        assert!(record.tokens.prompt > 0, "{record:?}");
+        assert!(record.cost_usd > 0.0, "{record:?}");
+    }
+    let mut completions: Vec<u64> = logged.iter().map(|r| r.tokens.completion).collect();
+    completions.sort_unstable();
+    assert_eq!(completions[0], 0, "the slow request generated nothing yet");
+    assert!(completions[1] > 0, "the stream had: {completions:?}");
 }

@@ -1,17 +1,20 @@
 //! Spend limits on the request path: per-request refusals before any provider call, daily
 //! budgets held under 50 concurrent requests (SQLite and DynamoDB), `auto` leaving out what the
-//! budget cannot pay for, the platform fee, periods in the organisation's time zone, and streams
-//! that end before the model finished, which are billed for what was generated.
+//! budget cannot pay for, the platform fee, periods in the organisation's time zone, and answers
+//! cut short after the provider was called, which are billed for what was generated.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
+use gateway_fakes::CallOutcome;
 use gateway_server::access::CONFIGURED_ORG_ID;
 use gateway_server::spend::budget::usd_to_micros;
 use gateway_server::spend::keys;
 use gateway_server::spend::period::{self, Period};
 use gateway_store::dynamodb::{DynamoConfig, DynamoStore, StaticCredentials, create_table};
 use gateway_store::model::org::Organization;
+use gateway_store::model::query::ReceiptQuery;
 use gateway_store::{Store, Timestamp};
 use serde_json::{Value, json};
 
@@ -278,9 +281,15 @@ fn streamed_story(directive: &str) -> Value {
     })
 }
 
-/// Checks an unfinished stream's stored receipt (priced on the prompt and what was streamed,
-/// counted by the gateway, with the reason it ended) and that today's spend counts it.
-async fn billed_for_what_was_generated(app: &TestApp, request_id: &str, code: &str, status: u16) {
+/// Checks the stored receipt of an answer cut short (priced on the prompt and what was
+/// generated, counted by the gateway, with the reason it ended) and that today's spend counts
+/// it. Returns the completion tokens it was billed for.
+async fn billed_for_what_was_generated(
+    app: &TestApp,
+    request_id: &str,
+    code: &str,
+    status: u16,
+) -> u64 {
     let stored = app.stored_receipt(request_id).await;
     assert_eq!(stored["error"]["code"], code, "{stored}");
     assert_eq!(stored["error"]["status"], status);
@@ -289,7 +298,7 @@ async fn billed_for_what_was_generated(app: &TestApp, request_id: &str, code: &s
     assert_eq!(tokens["counted_by"], "gateway");
     let prompt = tokens["prompt"].as_u64().unwrap();
     let completion = tokens["completion"].as_u64().unwrap();
-    assert!(prompt > 0 && completion > 0, "{tokens}");
+    assert!(prompt > 0, "{tokens}");
     let cost = stored["cost"]["total_usd"].as_f64().unwrap();
     let priced = (prompt as f64 * GPT_4O_INPUT + completion as f64 * GPT_4O_OUTPUT) / 1e6;
     assert!((cost - priced).abs() < 1e-8, "{cost} against {priced}");
@@ -301,6 +310,7 @@ async fn billed_for_what_was_generated(app: &TestApp, request_id: &str, code: &s
         counter_reaches(app.store.as_ref(), &key, day.start, micros).await,
         micros
     );
+    completion
 }
 
 #[tokio::test]
@@ -313,7 +323,8 @@ async fn a_stream_its_provider_cuts_short_is_billed_for_what_was_generated() {
     let body = response.text().await.unwrap();
     let last: Value = serde_json::from_str(sse_events(&body).last().unwrap()).unwrap();
     assert_eq!(last["error"]["code"], "stream_interrupted", "{body}");
-    billed_for_what_was_generated(&app, &id, "stream_interrupted", 502).await;
+    let completion = billed_for_what_was_generated(&app, &id, "stream_interrupted", 502).await;
+    assert!(completion > 0);
     app.shutdown().await;
 }
 
@@ -330,6 +341,50 @@ async fn a_stream_its_client_leaves_is_billed_for_what_was_generated() {
         received.extend_from_slice(&body.next().await.unwrap().unwrap());
     }
     drop(body);
-    billed_for_what_was_generated(&app, &id, "client_closed_request", 499).await;
+    let completion = billed_for_what_was_generated(&app, &id, "client_closed_request", 499).await;
+    assert!(completion > 0);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_its_client_leaves_is_billed_for_its_prompt() {
+    let app = spawn_app_with(FRESH_ORG).await;
+    let request = json!({
+        "model": "openai/gpt-4o",
+        "messages": user("[[fake latency_ms=20000]] Tell me a story."),
+    });
+    // The client leaves once the provider has the request.
+    tokio::select! {
+        answered = app.chat(&request) => panic!("answered: {:?}", answered.status()),
+        () = app.wait_for_calls("openai", 1) => {}
+    }
+    assert_eq!(
+        app.last_outcome("openai").await,
+        CallOutcome::ClientDisconnected
+    );
+    let left = ReceiptQuery {
+        status: Some(499),
+        ..ReceiptQuery::for_org(CONFIGURED_ORG_ID)
+    };
+    let mut logged = Vec::new();
+    for _ in 0..200 {
+        logged = app
+            .store
+            .query_receipts(&left, Timestamp::now())
+            .await
+            .unwrap()
+            .items;
+        if !logged.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let [record] = logged.as_slice() else {
+        panic!("one request logged with status 499: {logged:?}");
+    };
+    assert_eq!(record.model, "openai/gpt-4o");
+    let completion =
+        billed_for_what_was_generated(&app, &record.request_id, "client_closed_request", 499).await;
+    assert_eq!(completion, 0, "nothing was generated that the gateway saw");
     app.shutdown().await;
 }

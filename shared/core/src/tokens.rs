@@ -119,7 +119,7 @@ pub fn prompt_texts<'a>(messages: &'a [Message], mut text: impl FnMut(&'a str)) 
 }
 
 /// Collects a completion's text as it streams, and counts it at the end.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct OutputText {
     text: String,
 }

@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use crate::errors::ErrorResponse;
 use crate::receipts::{self, Routed};
 use crate::state::AppState;
+use crate::unfinished::Unanswered;
 use crate::{stream, usage};
 
 /// One admitted call. Its outcome is reported with [`AttemptGuard::finish`]; dropped without
@@ -118,9 +119,12 @@ pub async fn run(
         call.model = model.upstream_name().to_owned();
         let guard = AttemptGuard::new(state.health.clone(), &model.id, admission);
 
+        let mut unanswered = Unanswered::new(state, &routed, &request_body);
         let failure = if streaming {
             let wants_usage = call.wants_stream_usage();
-            match stream::open(provider.as_ref(), call, attempt_deadline).await {
+            let opened = stream::open(provider.as_ref(), call, attempt_deadline).await;
+            unanswered.answered();
+            match opened {
                 Ok(opened) => {
                     let relay = stream::RelayParts {
                         opened,
@@ -135,10 +139,20 @@ pub async fn run(
         } else {
             match tokio::time::timeout_at(attempt_deadline, provider.chat(call)).await {
                 Ok(Ok(reply)) => {
-                    return complete(state, routed, reply, request_body, guard).await;
+                    let answered =
+                        complete(state, &routed, reply, &request_body, guard, &mut unanswered)
+                            .await;
+                    unanswered.answered();
+                    return answered;
                 }
-                Ok(Err(e)) => e,
-                Err(_) => ProviderError::new(ProviderErrorKind::Timeout, "timed out"),
+                Ok(Err(e)) => {
+                    unanswered.answered();
+                    e
+                }
+                Err(_) => {
+                    unanswered.answered();
+                    ProviderError::new(ProviderErrorKind::Timeout, "timed out")
+                }
             }
         };
         let latency = guard.elapsed();
@@ -202,10 +216,11 @@ fn attempt_report(model: &ModelEntry, error: &ApiError, latency: Duration) -> At
 /// A non-streamed answer: the provider's body with usage and the receipt added.
 async fn complete(
     state: &AppState,
-    routed: Routed,
+    routed: &Routed,
     reply: ChatReply,
-    request_body: Bytes,
+    request_body: &Bytes,
     guard: AttemptGuard,
+    unanswered: &mut Unanswered<'_>,
 ) -> Result<Response<Body>, ErrorResponse> {
     let (response, receipt) = match &reply.usage {
         // The usual case: the provider's body goes out as it came, with the receipt appended.
@@ -221,7 +236,8 @@ async fn complete(
                 .map_err(|_| routed.error(ApiError::internal()))?;
             let mut output = tokens::OutputText::default();
             completion.for_each_output_text(|t| output.push(t));
-            let usage = usage::count(request_body, output).await;
+            unanswered.received(&output);
+            let usage = usage::count(request_body.clone(), output).await;
             let receipt = routed.receipt(&usage, UsageSource::Gateway);
             completion.usage = Some(usage);
             let response =

@@ -5,7 +5,7 @@
 //! - [`routes`]: one module per endpoint.
 //! - [`execute`]: calling the planned models in turn, behind their circuit breakers.
 //! - [`shared_health`]: circuit breakers shared by the gateway processes on one store.
-//! - [`stream`]: relaying provider streams as SSE.
+//! - [`stream`]: relaying provider streams as SSE; [`unfinished`]: billing answers cut short.
 //! - [`receipt_log`]: recent receipts by request id.
 //! - [`state`]: what handlers borrow, built once from the configuration.
 //! - [`auth`], [`cors`], [`request_id`], [`errors`], [`receipts`]: the cross-cutting pieces.
@@ -46,6 +46,7 @@ pub mod state;
 pub mod store_setup;
 pub mod stream;
 pub mod telemetry;
+pub mod unfinished;
 pub mod usage;
 
 pub use state::AppState;

@@ -54,6 +54,7 @@ pub async fn start(
             .clone()
             .into_make_service_with_connect_info::<SocketAddr>();
         let mut stopped = stopped.clone();
+        let settling = state.settling.clone();
         let (done, finished) = oneshot::channel();
         let serve = async move {
             let listener = TcpListener::from_std(listener)?.tap_io(|tcp| {
@@ -71,7 +72,11 @@ pub async fn start(
             &format!("gateway-{n}"),
             BLOCKING_THREADS_PER_THREAD,
             async move {
-                let _ = done.send(serve.await);
+                let served = serve.await;
+                // Receipts of requests cut short are recorded on this thread's runtime, which
+                // ends with it.
+                settling.wait().await;
+                let _ = done.send(served);
             },
         )?;
         serving.push(finished);
@@ -100,8 +105,8 @@ impl RunningGateway {
     }
 
     /// Stops accepting connections and lets in-flight requests finish; those still in flight
-    /// after `[server] shutdown_grace_ms` are ended (see [`crate::draining`]). Then writes every
-    /// queued receipt.
+    /// after `[server] shutdown_grace_ms` are ended (see [`crate::draining`]). Then, once the
+    /// receipts of requests cut short are recorded, writes every queued receipt.
     pub async fn shutdown(self) -> io::Result<()> {
         let _ = self.stop.send(true);
         let threads = futures::future::join_all(self.threads);

@@ -48,6 +48,9 @@ pub struct AppState {
     pub shutdown_grace: std::time::Duration,
     /// Fired when that grace is over: requests still in flight end (see [`crate::draining`]).
     pub grace_over: tokio_util::sync::CancellationToken,
+    /// The tasks recording receipts of answers cut short (see [`crate::unfinished`]). Closed from
+    /// the start, so waiting on it waits for the tasks running then.
+    pub settling: tokio_util::task::TaskTracker,
     /// Cross-origin access, when any origin is allowed.
     pub cors: Option<tower_http::cors::CorsLayer>,
     /// Keys, limits and the request log from the store; without one, only `[[auth.keys]]`
@@ -113,6 +116,11 @@ impl AppState {
                 .map(crate::in_flight::InFlightLimit::new),
             shutdown_grace: std::time::Duration::from_millis(config.server.shutdown_grace_ms),
             grace_over: tokio_util::sync::CancellationToken::new(),
+            settling: {
+                let tasks = tokio_util::task::TaskTracker::new();
+                tasks.close();
+                tasks
+            },
             cors: crate::cors::layer(&config.server.cors_allowed_origins)?,
             access: None,
             platform_fee_percent: config.spend.platform_fee_percent,

@@ -24,7 +24,7 @@ use axum::http::{HeaderValue, Response, header};
 use bytes::{BufMut, BytesMut};
 use futures::{Stream, StreamExt};
 use gateway_core::health::Outcome;
-use gateway_core::receipt::{Receipt, ReceiptError, UsageSource};
+use gateway_core::receipt::{Receipt, ReceiptError};
 use gateway_core::upstream::{ChunkStream, Provider, ProviderError, ProviderErrorKind};
 use gateway_core::wire::{ChatRequest, ChunkView, Usage};
 use gateway_core::{ApiError, tokens};
@@ -33,13 +33,14 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::draining;
 use crate::execute::AttemptGuard;
 use crate::receipt_log::ReceiptLog;
 use crate::receipts::{self, Routed};
 use crate::state::AppState;
-use crate::usage;
+use crate::{unfinished, usage};
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
@@ -145,6 +146,7 @@ pub fn respond(state: &AppState, routed: Routed, parts: RelayParts) -> Response<
         attempt: Some(attempt),
         ttft: opened.ttft,
         receipts: state.receipts.clone(),
+        settling_tasks: state.settling.clone(),
         grace_over: state.grace_over.clone(),
     };
     let mut response = Response::new(Body::from_stream(relay.into_stream()));
@@ -198,6 +200,7 @@ struct Relay {
     attempt: Option<AttemptGuard>,
     ttft: Duration,
     receipts: Arc<ReceiptLog>,
+    settling_tasks: TaskTracker,
     /// Fired when a stopping server's grace period is over: the stream ends then.
     grace_over: CancellationToken,
 }
@@ -321,14 +324,12 @@ impl Relay {
                 .to_api_error(&self.provider_id),
             );
         }
+        // The prompt and the output stay until counted: a client that leaves meanwhile drops the
+        // relay, which bills them as a stream cut short.
+        let (usage, counted_by) =
+            usage::reported_or_counted(self.usage.take(), &self.request_body, &self.output).await;
         self.done = true;
         self.settled = true;
-        let (usage, counted_by) = reported_or_counted(
-            self.usage.take(),
-            std::mem::take(&mut self.request_body),
-            std::mem::take(&mut self.output),
-        )
-        .await;
         let receipt = self.routed.receipt(&usage, counted_by);
         if let Some(attempt) = self.attempt.take() {
             let total = attempt.elapsed();
@@ -387,32 +388,22 @@ impl Relay {
         self.upstream = Box::pin(futures::stream::empty());
     }
 
-    /// Records the receipt of a stream that did not finish, priced on what was generated, in a
-    /// task of its own: counting a long prompt takes the blocking pool, and the record must be
-    /// made even if the client leaves meanwhile. `None` outside a runtime, where nothing can be
-    /// counted; the request is then logged without a receipt.
+    /// Records the receipt of a stream that did not finish, priced on what was generated (see
+    /// [`unfinished`]).
     fn settle_unfinished(&mut self, ended: ReceiptError) -> Option<JoinHandle<()>> {
         self.settled = true;
-        let runtime = tokio::runtime::Handle::try_current().ok()?;
-        let routed = self.routed.clone();
-        let receipts = self.receipts.clone();
-        let reported = self.usage.take();
-        let request_body = std::mem::take(&mut self.request_body);
-        let output = std::mem::take(&mut self.output);
-        Some(runtime.spawn(async move {
-            let (usage, counted_by) = reported_or_counted(reported, request_body, output).await;
-            let status = ended.status;
-            let receipt = routed.unfinished_receipt(&usage, counted_by, ended);
-            tracing::info!(
-                model = %receipt.model,
-                cost_usd = receipt.cost_usd,
-                completion_tokens = receipt.tokens.completion,
-                status,
-                "chat completion stream ended before the model finished"
-            );
-            routed.context.record(&receipt, status);
-            receipts.push(receipt);
-        }))
+        let generated = unfinished::Generated {
+            reported: self.usage.take(),
+            request_body: std::mem::take(&mut self.request_body),
+            output: std::mem::take(&mut self.output),
+        };
+        unfinished::settle(
+            &self.settling_tasks,
+            &self.receipts,
+            self.routed.clone(),
+            generated,
+            ended,
+        )
     }
 
     fn emit(&mut self, payload: &[u8]) {
@@ -451,33 +442,8 @@ impl Drop for Relay {
     fn drop(&mut self) {
         if !self.settled {
             // Detached: it records the receipt on its own.
-            drop(self.settle_unfinished(client_left()));
+            drop(self.settle_unfinished(unfinished::reason(&self.grace_over)));
         }
-    }
-}
-
-/// Why a stream whose client left ended, in its receipt: 499, as proxies log a client that
-/// closed its request.
-fn client_left() -> ReceiptError {
-    ReceiptError {
-        status: 499,
-        code: "client_closed_request".to_owned(),
-        message: "The client closed the connection before the stream finished.".to_owned(),
-    }
-}
-
-/// The usage the provider reported, or else the gateway's count of the prompt and the output.
-async fn reported_or_counted(
-    reported: Option<Usage>,
-    request_body: Bytes,
-    output: tokens::OutputText,
-) -> (Usage, UsageSource) {
-    match reported {
-        Some(usage) => (usage, UsageSource::Provider),
-        None => (
-            usage::count(request_body, output).await,
-            UsageSource::Gateway,
-        ),
     }
 }
 

@@ -4,6 +4,7 @@
 //! (the provider reports usage) then costs nothing, however long the prompt.
 
 use bytes::Bytes;
+use gateway_core::receipt::UsageSource;
 use gateway_core::tokens::{self, OutputText};
 use gateway_core::wire::{Message, Usage};
 use serde::Deserialize;
@@ -27,4 +28,19 @@ pub async fn count(request_body: Bytes, output: OutputText) -> Usage {
     .await;
     // The closure cannot panic on valid UTF-8 text; should the pool be gone, say nothing was counted.
     counted.unwrap_or_default()
+}
+
+/// The usage the provider reported, or else the gateway's count of the prompt and the output.
+pub async fn reported_or_counted(
+    reported: Option<Usage>,
+    request_body: &Bytes,
+    output: &OutputText,
+) -> (Usage, UsageSource) {
+    match reported {
+        Some(usage) => (usage, UsageSource::Provider),
+        None => (
+            count(request_body.clone(), output.clone()).await,
+            UsageSource::Gateway,
+        ),
+    }
 }
