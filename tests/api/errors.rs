@@ -50,6 +50,41 @@ async fn malformed_json_is_a_400() {
 }
 
 #[tokio::test]
+async fn wrong_types_are_named_in_json_terms() {
+    let app = spawn_app().await;
+    for (path, body, message) in [
+        (
+            "chat/completions",
+            json!(["not", "an", "object"]),
+            "Invalid request body: expected an object, but got an array instead.",
+        ),
+        (
+            "embeddings",
+            json!("hello"),
+            r#"Invalid request body: expected an object, but got a string ("hello") instead."#,
+        ),
+        (
+            "chat/completions",
+            json!({"model": "openai/gpt-4o", "messages": user("hi"), "temperature": "warm"}),
+            r#"Invalid type for 'temperature': expected a number, but got a string ("warm") instead."#,
+        ),
+    ] {
+        let response = app
+            .client
+            .post(format!("{}/v1/{path}", app.url))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (status, error) = error_of(response).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(error["error"]["message"], message);
+        assert_eq!(error["error"]["code"], "invalid_type");
+    }
+}
+
+#[tokio::test]
 async fn invalid_requests_are_400s_naming_the_parameter() {
     let app = spawn_app().await;
     let cases = [

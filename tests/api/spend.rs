@@ -26,6 +26,24 @@ const FRESH_ORG: &str = "[auth]\nkey_cache_secs = 0\n";
 const GPT_4O_INPUT: f64 = 2.50;
 const GPT_4O_OUTPUT: f64 = 10.00;
 
+/// A model and its catalog prices, USD per million tokens.
+struct Priced {
+    model: &'static str,
+    input: f64,
+    output: f64,
+}
+
+const GPT_4O: Priced = Priced {
+    model: "openai/gpt-4o",
+    input: GPT_4O_INPUT,
+    output: GPT_4O_OUTPUT,
+};
+const EMBEDDING_3_SMALL: Priced = Priced {
+    model: "openai/text-embedding-3-small",
+    input: 0.02,
+    output: 0.0,
+};
+
 async fn set_org(app: &TestApp, change: impl FnOnce(&mut Organization)) {
     let mut org = app.store.get_org(CONFIGURED_ORG_ID).await.unwrap();
     change(&mut org);
@@ -286,6 +304,7 @@ fn streamed_story(directive: &str) -> Value {
 /// it. Returns the completion tokens it was billed for.
 async fn billed_for_what_was_generated(
     app: &TestApp,
+    priced: &Priced,
     request_id: &str,
     code: &str,
     status: u16,
@@ -293,15 +312,16 @@ async fn billed_for_what_was_generated(
     let stored = app.stored_receipt(request_id).await;
     assert_eq!(stored["error"]["code"], code, "{stored}");
     assert_eq!(stored["error"]["status"], status);
-    assert_eq!(stored["model"], "openai/gpt-4o");
+    assert_eq!(stored["model"], priced.model);
     let tokens = &stored["tokens"];
     assert_eq!(tokens["counted_by"], "gateway");
     let prompt = tokens["prompt"].as_u64().unwrap();
     let completion = tokens["completion"].as_u64().unwrap();
     assert!(prompt > 0, "{tokens}");
     let cost = stored["cost"]["total_usd"].as_f64().unwrap();
-    let priced = (prompt as f64 * GPT_4O_INPUT + completion as f64 * GPT_4O_OUTPUT) / 1e6;
-    assert!((cost - priced).abs() < 1e-8, "{cost} against {priced}");
+    let expected = (prompt as f64 * priced.input + completion as f64 * priced.output) / 1e6;
+    assert!((cost - expected).abs() < 1e-8, "{cost} against {expected}");
+    assert!(cost > 0.0);
 
     let day = period::window(Period::Day, period::time_zone("UTC"), Timestamp::now());
     let key = keys::spend(Period::Day, CONFIGURED_ORG_ID);
@@ -323,7 +343,8 @@ async fn a_stream_its_provider_cuts_short_is_billed_for_what_was_generated() {
     let body = response.text().await.unwrap();
     let last: Value = serde_json::from_str(sse_events(&body).last().unwrap()).unwrap();
     assert_eq!(last["error"]["code"], "stream_interrupted", "{body}");
-    let completion = billed_for_what_was_generated(&app, &id, "stream_interrupted", 502).await;
+    let completion =
+        billed_for_what_was_generated(&app, &GPT_4O, &id, "stream_interrupted", 502).await;
     assert!(completion > 0);
     app.shutdown().await;
 }
@@ -341,7 +362,8 @@ async fn a_stream_its_client_leaves_is_billed_for_what_was_generated() {
         received.extend_from_slice(&body.next().await.unwrap().unwrap());
     }
     drop(body);
-    let completion = billed_for_what_was_generated(&app, &id, "client_closed_request", 499).await;
+    let completion =
+        billed_for_what_was_generated(&app, &GPT_4O, &id, "client_closed_request", 499).await;
     assert!(completion > 0);
     app.shutdown().await;
 }
@@ -358,6 +380,31 @@ async fn a_request_its_client_leaves_is_billed_for_its_prompt() {
         answered = app.chat(&request) => panic!("answered: {:?}", answered.status()),
         () = app.wait_for_calls("openai", 1) => {}
     }
+    let completion = billed_for_leaving(&app, &GPT_4O).await;
+    assert_eq!(completion, 0, "nothing was generated that the gateway saw");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_embeddings_request_its_client_leaves_is_billed_for_its_input() {
+    let app = spawn_app_with(FRESH_ORG).await;
+    // Long enough that its price is whole micro-dollars.
+    let input = format!(
+        "[[fake latency_ms=20000]] {}",
+        "Embed these words. ".repeat(3000)
+    );
+    let request = json!({"model": "openai/text-embedding-3-small", "input": [input, "And this."]});
+    tokio::select! {
+        answered = app.post("/v1/embeddings", &request) => panic!("answered: {:?}", answered.status()),
+        () = app.wait_for_calls("openai", 1) => {}
+    }
+    billed_for_leaving(&app, &EMBEDDING_3_SMALL).await;
+    app.shutdown().await;
+}
+
+/// Asserts that the one request sent, whose client left once the provider had it, is logged
+/// with status 499 and billed; returns the completion tokens it was billed for.
+async fn billed_for_leaving(app: &TestApp, priced: &Priced) -> u64 {
     assert_eq!(
         app.last_outcome("openai").await,
         CallOutcome::ClientDisconnected
@@ -382,9 +429,13 @@ async fn a_request_its_client_leaves_is_billed_for_its_prompt() {
     let [record] = logged.as_slice() else {
         panic!("one request logged with status 499: {logged:?}");
     };
-    assert_eq!(record.model, "openai/gpt-4o");
-    let completion =
-        billed_for_what_was_generated(&app, &record.request_id, "client_closed_request", 499).await;
-    assert_eq!(completion, 0, "nothing was generated that the gateway saw");
-    app.shutdown().await;
+    assert_eq!(record.model, priced.model);
+    billed_for_what_was_generated(
+        app,
+        priced,
+        &record.request_id,
+        "client_closed_request",
+        499,
+    )
+    .await
 }

@@ -17,7 +17,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use lru::LruCache;
 use tiktoken_rs::CoreBPE;
 
-use crate::wire::Message;
+use crate::wire::{EmbeddingInput, Message};
 
 /// Tokens OpenAI adds around every message, and once to prime the reply.
 const TOKENS_PER_MESSAGE: u64 = 3;
@@ -107,6 +107,16 @@ pub fn count_prompt(messages: &[Message]) -> u64 {
     framing + total
 }
 
+/// Tokens of an embeddings request's input: its texts counted, its token lists as they are.
+pub fn count_input(input: &EmbeddingInput) -> u64 {
+    match input {
+        EmbeddingInput::Text(text) => count_text(text),
+        EmbeddingInput::Texts(texts) => texts.iter().map(|t| count_text(t)).sum(),
+        EmbeddingInput::Tokens(tokens) => tokens.len() as u64,
+        EmbeddingInput::TokenLists(lists) => lists.iter().map(|l| l.len() as u64).sum(),
+    }
+}
+
 /// Walks a conversation the way OpenAI bills it: calls `text` with every text that costs
 /// tokens (each message's role, content and tool calls) and returns the tokens of the framing
 /// around them.
@@ -161,6 +171,26 @@ mod tests {
     fn counts_text_with_the_real_tokenizer() {
         assert_eq!(count_text("Hello, world!"), 4);
         assert_eq!(count_text(""), 0);
+    }
+
+    #[test]
+    fn embedding_inputs_count_their_texts_and_token_lists() {
+        assert_eq!(
+            count_input(&EmbeddingInput::Text("Hello, world!".into())),
+            4
+        );
+        assert_eq!(
+            count_input(&EmbeddingInput::Texts(vec![
+                "Hello, world!".into(),
+                "Hello".into()
+            ])),
+            5
+        );
+        assert_eq!(count_input(&EmbeddingInput::Tokens(vec![1, 2, 3])), 3);
+        assert_eq!(
+            count_input(&EmbeddingInput::TokenLists(vec![vec![1, 2], vec![3]])),
+            3
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::errors::{ErrorResponse, body_rejection, upstream_timeout};
 use crate::receipts::{self, Routed};
 use crate::request_id::RequestContext;
 use crate::state::AppState;
+use crate::unfinished::Unanswered;
 
 pub async fn create(
     State(state): State<Arc<AppState>>,
@@ -45,13 +46,17 @@ async fn answer(
         .with_platform_fee(state.platform_fee_percent);
     let format = request.encoding_format.unwrap_or_default();
     request.model = routed.model.upstream_name().to_owned();
-    let mut response = tokio::time::timeout(
+    // The provider bills the input once it has it, whether or not the client waits for the answer.
+    let unanswered = Unanswered::new(&state, &routed, &body);
+    let called = tokio::time::timeout(
         state.upstream.request_timeout(),
         provider.embeddings(request),
     )
-    .await
-    .map_err(|_| routed.error(upstream_timeout(provider.id())))?
-    .map_err(|e| routed.error(e.to_api_error(provider.id())))?;
+    .await;
+    unanswered.answered();
+    let mut response = called
+        .map_err(|_| routed.error(upstream_timeout(provider.id())))?
+        .map_err(|e| routed.error(e.to_api_error(provider.id())))?;
     if format == EncodingFormat::Base64 {
         for item in &mut response.data {
             if let EmbeddingVector::Float(values) = &item.embedding {
