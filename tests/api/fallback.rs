@@ -325,3 +325,66 @@ async fn a_request_whose_only_attempt_failed_used_no_fallback() {
     assert_eq!(stored["error"]["status"], 400);
     assert_eq!(stub.calls(), 1);
 }
+
+#[tokio::test]
+async fn auto_passes_over_a_model_whose_provider_cannot_take_the_request() {
+    let app = spawn_app_with("").await;
+    // Cheapest first, `auto` picks Groq, which serves one choice per request.
+    for stream in [false, true] {
+        let response = app
+            .chat(&json!({"model": "auto", "n": 2, "stream": stream, "messages": user("Hello")}))
+            .await;
+        assert_eq!(response.status(), 200);
+        let r = if stream {
+            let chunks = sse_chunks(&response.text().await.unwrap());
+            let choices: Vec<&Value> = chunks.iter().map(|c| &c["choices"][0]["index"]).collect();
+            assert!(choices.contains(&&json!(1)), "a second choice: {chunks:?}");
+            chunks.last().unwrap()["x-llm-gateway"].clone()
+        } else {
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["choices"].as_array().unwrap().len(), 2, "{body}");
+            receipt(&body).clone()
+        };
+        assert_eq!(r["routing"]["winner"], "groq/llama-3.1-8b-instant", "{r}");
+        let attempts = r["fallback"]["attempts"].as_array().unwrap();
+        assert_eq!(attempts[0]["model"], "groq/llama-3.1-8b-instant");
+        assert_eq!(attempts[0]["error"], "unsupported_parameter");
+        assert_ne!(r["provider"], "groq");
+    }
+    assert!(app.fake("groq").calls().is_empty(), "Groq was never called");
+    let health: Value = app.get("/health/providers").await.json().await.unwrap();
+    let groq = health["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "groq/llama-3.1-8b-instant")
+        .unwrap()
+        .clone();
+    assert_eq!(groq["stats"]["failures"], 0, "{groq}");
+    assert_eq!(groq["breaker"], "closed");
+
+    // A client that names the model gets its refusal.
+    let named = app
+        .chat(&json!({"model": "groq/llama-3.1-8b-instant", "n": 2, "messages": user("Hello")}))
+        .await;
+    assert_eq!(named.status(), 400);
+    let error: Value = named.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "unsupported_parameter");
+    assert_eq!(error["error"]["param"], "n");
+}
+
+#[tokio::test]
+async fn a_model_passed_over_is_no_attempt_of_the_limit() {
+    let app = spawn_app_with("[routing]\nmax_attempts = 1\n").await;
+    let response = app
+        .chat(&json!({"model": "auto", "n": 3, "messages": user("Hello")}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["choices"].as_array().unwrap().len(), 3, "{body}");
+    let attempts = receipt(&body)["fallback"]["attempts"].as_array().unwrap();
+    assert!(!attempts.is_empty());
+    for attempt in attempts {
+        assert_eq!(attempt["error"], "unsupported_parameter", "{attempt}");
+    }
+}

@@ -16,7 +16,7 @@ use axum::body::{Body, Bytes};
 use axum::http::Response;
 use gateway_core::catalog::ModelEntry;
 use gateway_core::health::{Admission, HealthStore, Outcome};
-use gateway_core::receipt::{AttemptReport, UsageSource};
+use gateway_core::receipt::{AttemptReport, RoutingDecision, UsageSource};
 use gateway_core::upstream::{ChatReply, ProviderError, ProviderErrorKind};
 use gateway_core::wire::{ChatCompletion, ChatRequest};
 use gateway_core::{ApiError, ErrorKind, tokens};
@@ -68,11 +68,15 @@ impl Drop for AttemptGuard {
     }
 }
 
-/// Calls `attempts` in order until one answers; the response carries the receipt.
+/// Calls `attempts` in order until one answers; the response carries the receipt. An attempt
+/// whose provider cannot take the request (caught by its adapter before any call) is passed
+/// over for the next of `alternates`, when there is one, and does not count as a failure;
+/// only the model a client named itself answers such a request with the refusal at once.
 pub async fn run(
     state: &AppState,
     mut routed: Routed,
-    attempts: &[&ModelEntry],
+    mut attempts: Vec<&ModelEntry>,
+    alternates: &[&ModelEntry],
     request: ChatRequest,
     request_body: Bytes,
 ) -> Result<Response<Body>, ErrorResponse> {
@@ -87,15 +91,18 @@ pub async fn run(
     });
     let mut request = Some(request);
     let mut last_error = None;
-    for (i, model) in attempts.iter().enumerate() {
+    let mut alternates = alternates.iter().copied();
+    let mut i = 0;
+    while let Some(&model) = attempts.get(i) {
+        i += 1;
         let now = Instant::now();
         let attempt_deadline = match deadline {
             Some(d) if d <= now => break,
             Some(d) => d.min(now + per_attempt),
             None => now + per_attempt,
         };
-        if i > 0 {
-            routed.model = (*model).clone();
+        if i > 1 {
+            routed.model = model.clone();
         }
         let mut admission = state.health.admit(&model.id);
         if admission == Admission::Probe {
@@ -110,7 +117,7 @@ pub async fn run(
             continue;
         }
         let provider = state.provider(model.provider())?;
-        let mut call = if i + 1 == attempts.len() {
+        let mut call = if i == attempts.len() && alternates.len() == 0 {
             request.take()
         } else {
             request.clone()
@@ -160,6 +167,14 @@ pub async fn run(
         routed
             .failed_attempts
             .push(attempt_report(model, &error, latency));
+        let named = i == 1 && routed.decision == RoutingDecision::Direct;
+        if failure.kind == ProviderErrorKind::Unsupported && !named {
+            // Not this model's to serve, nor a failure of its provider's.
+            guard.finish(Outcome::Neutral);
+            attempts.extend(alternates.next());
+            last_error.get_or_insert(error);
+            continue;
+        }
         if !failure.is_retryable() {
             // The request's own fault: another model would refuse it too.
             guard.finish(Outcome::Neutral);

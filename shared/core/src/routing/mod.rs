@@ -39,6 +39,10 @@ pub struct Plan<'a> {
     pub decision: RoutingDecision,
     /// The chosen model first, then its fallbacks.
     pub attempts: Vec<&'a ModelEntry>,
+    /// For `auto`, the other candidates that meet the bar, best first, none of them in
+    /// `attempts`: each stands in for an attempt whose provider cannot take the request (`n`
+    /// above 1 on Groq, say), which the catalog's capabilities do not tell.
+    pub alternates: Vec<&'a ModelEntry>,
     pub report: RoutingReport,
 }
 
@@ -182,6 +186,7 @@ impl ModelRouter {
         Ok(Plan {
             decision: RoutingDecision::Direct,
             attempts,
+            alternates: Vec::new(),
             report: RoutingReport {
                 strategy: RoutingDecision::Direct,
                 candidates_evaluated: 0,
@@ -237,9 +242,14 @@ impl ModelRouter {
             inputs.preferences,
             &inputs.analysis.needs,
         )?);
+        let alternates = automatic
+            .into_iter()
+            .filter(|m| !attempts.iter().any(|a| a.id == m.id))
+            .collect();
         Ok(Plan {
             decision: choice.report.strategy,
             attempts,
+            alternates,
             report: choice.report,
         })
     }

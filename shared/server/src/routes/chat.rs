@@ -132,9 +132,10 @@ async fn answer(
     let Plan {
         decision,
         mut attempts,
+        mut alternates,
         report,
     } = plan;
-    spend.hold(&request, &mut attempts).await?;
+    spend.hold(&request, &mut attempts, &mut alternates).await?;
     let first = attempts.first().ok_or_else(ApiError::internal)?;
     let routed = Routed {
         context,
@@ -146,7 +147,7 @@ async fn answer(
         baseline: state.router.baseline(preferences).cloned(),
         platform_fee_percent: state.platform_fee_percent,
     };
-    execute::run(&state, routed, &attempts, request, body).await
+    execute::run(&state, routed, attempts, &alternates, request, body).await
 }
 
 /// The request's analysis for `auto`, off the async runtime when the prompt is large (its
@@ -220,11 +221,13 @@ impl SpendCheck {
     }
 
     /// Refuses a first model the budget cannot pay for, drops fallbacks it cannot pay for,
-    /// and reserves the most expensive worst case left. Before any provider call.
+    /// and reserves the most expensive worst case left; drops alternates that would cost more
+    /// than that reservation. Before any provider call.
     async fn hold(
         &self,
         request: &ChatRequest,
         attempts: &mut Vec<&ModelEntry>,
+        alternates: &mut Vec<&ModelEntry>,
     ) -> Result<(), ErrorResponse> {
         let (Some(check), Some(caller)) = (&self.limited, &self.caller) else {
             return Ok(());
@@ -246,6 +249,7 @@ impl SpendCheck {
             .map(|m| worst(m))
             .max()
             .unwrap_or(first_worst);
+        alternates.retain(|m| worst(m) <= most);
         let reservation = budget.reserve(&caller.org, most, self.now).await?;
         caller.hold_spend(reservation);
         Ok(())
