@@ -260,3 +260,58 @@ async fn an_openai_answer_passes_through_and_every_answer_has_the_fields_openai_
         assert!(body.get("x-llm-gateway").is_some());
     }
 }
+
+#[tokio::test]
+async fn openai_reasoning_models_get_max_completion_tokens_and_other_models_no_reasoning_effort() {
+    let app = spawn_app().await;
+    // What LangChain and older code send: `max_tokens`, which o-series models refuse.
+    let response = app
+        .chat(&json!({"model": "openai/o4-mini", "max_tokens": 50, "messages": user("Hi")}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let sent = app.last_call("openai").body;
+    assert_eq!(sent["max_completion_tokens"], 50, "{sent}");
+    assert!(sent.get("max_tokens").is_none(), "{sent}");
+
+    for (request, param) in [
+        (
+            json!({"model": "openai/o4-mini", "temperature": 0.2, "messages": user("Hi")}),
+            "temperature",
+        ),
+        (
+            json!({"model": "openai/gpt-4o", "reasoning_effort": "high", "messages": user("Hi")}),
+            "reasoning_effort",
+        ),
+    ] {
+        let response = app.chat(&request).await;
+        assert_eq!(response.status(), 400, "{request}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "unsupported_parameter", "{error}");
+        assert_eq!(error["error"]["param"], param);
+    }
+    assert_eq!(
+        app.fake("openai").calls().len(),
+        1,
+        "refused before any call"
+    );
+
+    // `auto` passes over the models that refuse the request and finds one that takes it.
+    let response = app
+        .chat(&json!({
+            "model": "auto",
+            "reasoning_effort": "low",
+            "x-routing-hints": {"priority": "quality"},
+            "messages": user("Prove that there are infinitely many primes."),
+        }))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let receipt = &body["x-llm-gateway"];
+    let passed_over = receipt["fallback"]["attempts"].as_array().unwrap();
+    assert!(!passed_over.is_empty(), "{receipt}");
+    for attempt in passed_over {
+        assert_eq!(attempt["error"], "unsupported_parameter", "{attempt}");
+    }
+    assert_ne!(receipt["model"], receipt["routing"]["winner"]);
+    assert_eq!(body["choices"][0]["finish_reason"], "stop", "{body}");
+}

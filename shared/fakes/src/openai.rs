@@ -15,6 +15,7 @@ mod checks;
 mod dialects;
 mod embeddings;
 mod error;
+mod families;
 mod params;
 
 use std::time::{SystemTime, UNIX_EPOCH};

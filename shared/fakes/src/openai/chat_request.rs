@@ -9,6 +9,7 @@ use super::{
     chat_tools::{Function, FunctionApi, ToolChoice, ToolRules, check_name, choice, definitions},
     dialects::Rules,
     error::ApiError,
+    families,
     params::{self, Field, Object, get, param, reject_unknown},
 };
 use crate::{
@@ -38,6 +39,8 @@ pub(super) struct ChatRules {
     pub messages: MessageRules,
     pub tools: ToolRules,
     pub response_format: FormatRules,
+    /// Whether OpenAI's per-family rules apply ([`super::families`]).
+    pub openai_model_families: bool,
 }
 
 /// How log probabilities are asked for.
@@ -98,6 +101,9 @@ impl ChatRequest {
         let rules = &dialect.chat;
         let obj = dialect.request(body, rules.active, rules.passive)?;
         let model = params::model(obj)?;
+        if rules.openai_model_families {
+            families::check(obj, &model)?;
+        }
         let raw_messages =
             params::array(obj, "", "messages")?.ok_or_else(|| ApiError::missing("messages"))?;
         if raw_messages.is_empty() {

@@ -288,6 +288,7 @@ const OPENAI_CHAT: ChatRules = ChatRules {
         json_word: true,
         schema_required: false,
     },
+    openai_model_families: true,
 };
 
 // Groq: `/openai/v1/chat/completions`, `CreateChatCompletionRequest` -------------------
@@ -389,6 +390,7 @@ static GROQ: Rules = Rules {
             ..OPENAI_CHAT.tools
         },
         response_format: ANY_JSON_PROMPT,
+        openai_model_families: false,
         ..OPENAI_CHAT
     },
     embeddings: EmbeddingRules {
@@ -511,6 +513,7 @@ static TOGETHER: Rules = Rules {
             ..OPENAI_CHAT.tools
         },
         response_format: ANY_JSON_PROMPT,
+        openai_model_families: false,
         ..OPENAI_CHAT
     },
     embeddings: EmbeddingRules {
@@ -688,6 +691,7 @@ static MISTRAL: Rules = Rules {
             json_word: false,
             schema_required: true,
         },
+        openai_model_families: false,
         ..OPENAI_CHAT
     },
     embeddings: EmbeddingRules {

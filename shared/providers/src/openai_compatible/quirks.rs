@@ -3,6 +3,7 @@
 //!
 //! | provider | differences from OpenAI |
 //! |---|---|
+//! | OpenAI | none in its spec; per model family, which the spec leaves out: its reasoning models (o1, o3, o4-mini, gpt-5 and their snapshots) take `max_completion_tokens` for `max_tokens` and sample at their defaults only; its other models take no `reasoning_effort` |
 //! | Groq | `n` must be 1; no `stream_options` (usage comes in `x_groq.usage`) |
 //! | Together | `stop` is a list; `logprobs` is a count; system/assistant/tool content is a string; no `developer` role, no `max_completion_tokens`, no `stream_options` (usage comes in the last chunk) |
 //! | Mistral | `random_seed` for `seed`; `max_tokens` only; `tool_choice: "any"` for `required`; temperature ≤ 1.5; messages take no `name` or unknown fields; no `logprobs`, `logit_bias` or `stream_options` |
@@ -59,7 +60,8 @@ pub(super) fn shape_chat(
         None
     };
     match dialect {
-        Variant::Openai | Variant::Compatible => Ok(()),
+        Variant::Openai => shape_openai(request),
+        Variant::Compatible => Ok(()),
         Variant::Groq => shape_groq(request),
         Variant::Together => shape_together(request),
         Variant::Mistral => shape_mistral(request),
@@ -124,6 +126,67 @@ fn drop_bookkeeping(request: &mut ChatRequest) {
     }
     request.extra.remove("modalities");
     request.user = None;
+}
+
+/// Whether `model` is one of OpenAI's reasoning models, fine-tuned ones included.
+fn is_openai_reasoning_model(model: &str) -> bool {
+    let model = model.strip_prefix("ft:").unwrap_or(model);
+    let family = model.split(['-', ':']).next().unwrap_or(model);
+    matches!(family, "o1" | "o3" | "o4") || (model.starts_with("gpt-5") && !model.contains("-chat"))
+}
+
+fn shape_openai(request: &mut ChatRequest) -> Result<(), ProviderError> {
+    let model = request.model.as_str();
+    if !is_openai_reasoning_model(model) {
+        if request
+            .extra
+            .get("reasoning_effort")
+            .is_some_and(|v| !v.is_null())
+        {
+            return Err(ProviderError::unsupported(
+                "reasoning_effort",
+                format!(
+                    "`reasoning_effort` is for OpenAI's reasoning models (o-series, gpt-5); \
+                     `{model}` does not take it."
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    let sampling = [
+        ("temperature", request.temperature, 1.0),
+        ("top_p", request.top_p, 1.0),
+        ("presence_penalty", request.presence_penalty, 0.0),
+        ("frequency_penalty", request.frequency_penalty, 0.0),
+    ];
+    for (param, value, default) in sampling {
+        if value.is_some_and(|v| v != default) {
+            return Err(ProviderError::unsupported(
+                param,
+                format!(
+                    "OpenAI's reasoning model `{model}` samples at its default `{param}` \
+                     ({default}) only."
+                ),
+            ));
+        }
+    }
+    let logprobs = request.logprobs == Some(true) || request.top_logprobs.is_some();
+    for (param, used) in [
+        ("logprobs", logprobs),
+        ("logit_bias", request.logit_bias.is_some()),
+    ] {
+        if used {
+            return Err(ProviderError::unsupported(
+                param,
+                format!("OpenAI's reasoning model `{model}` does not take `{param}`."),
+            ));
+        }
+    }
+    // The same limit by its newer name, the only one these models take.
+    if let Some(max) = request.max_tokens.take() {
+        request.max_completion_tokens.get_or_insert(max);
+    }
+    Ok(())
 }
 
 fn shape_groq(request: &mut ChatRequest) -> Result<(), ProviderError> {
@@ -323,6 +386,56 @@ mod tests {
         assert_eq!(v["stream"], true);
         assert_eq!(v["stream_options"]["include_usage"], true);
         assert_eq!(v["messages"][0]["role"], "developer");
+    }
+
+    #[test]
+    fn openai_reasoning_models_get_max_completion_tokens_and_default_sampling() {
+        let reasoning = |model: &str, extra: &str| {
+            let json = req(extra).replacen(r#""model":"m""#, &format!(r#""model":"{model}""#), 1);
+            shaped(Variant::Openai, &json, false)
+        };
+        for model in [
+            "o4-mini",
+            "o3",
+            "o1-2024-12-17",
+            "gpt-5-mini",
+            "ft:o4-mini-2025-04-16:acme::x",
+        ] {
+            let v = reasoning(
+                model,
+                r#","max_tokens":50,"temperature":1,"reasoning_effort":"low""#,
+            )
+            .unwrap();
+            assert!(v.get("max_tokens").is_none(), "{model}: {v}");
+            assert_eq!(v["max_completion_tokens"], 50, "{model}");
+            assert_eq!(v["reasoning_effort"], "low");
+            for (extra, param) in [
+                (r#","temperature":0.2"#, "temperature"),
+                (r#","top_p":0.9"#, "top_p"),
+                (r#","presence_penalty":0.5"#, "presence_penalty"),
+                (r#","logprobs":true"#, "logprobs"),
+                (r#","logit_bias":{"1":2}"#, "logit_bias"),
+            ] {
+                let e = reasoning(model, extra).unwrap_err();
+                assert_eq!(e.kind, ProviderErrorKind::Unsupported, "{model} {extra}");
+                assert_eq!(e.param.as_deref(), Some(param));
+            }
+        }
+        let both = reasoning("o4-mini", r#","max_tokens":50,"max_completion_tokens":70"#).unwrap();
+        assert_eq!(both["max_completion_tokens"], 70);
+        assert!(both.get("max_tokens").is_none());
+        for model in [
+            "gpt-4o",
+            "gpt-4.1-mini",
+            "gpt-5-chat-latest",
+            "omni-moderation",
+        ] {
+            let kept = reasoning(model, r#","max_tokens":50,"temperature":0.2"#).unwrap();
+            assert_eq!(kept["max_tokens"], 50, "{model}");
+            assert_eq!(kept["temperature"], 0.2);
+            let e = reasoning(model, r#","reasoning_effort":"low""#).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some("reasoning_effort"), "{model}");
+        }
     }
 
     #[test]
