@@ -282,6 +282,10 @@ async fn openai_reasoning_models_get_max_completion_tokens_and_other_models_no_r
             json!({"model": "openai/gpt-4o", "reasoning_effort": "high", "messages": user("Hi")}),
             "reasoning_effort",
         ),
+        (
+            json!({"model": "groq/llama-3.1-8b-instant", "reasoning_effort": "low", "messages": user("Hi")}),
+            "reasoning_effort",
+        ),
     ] {
         let response = app.chat(&request).await;
         assert_eq!(response.status(), 400, "{request}");

@@ -14,6 +14,8 @@ use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
 const GROQ_MODEL: &str = "llama-3.3-70b-versatile";
+/// A model Groq's spec gives `reasoning_effort` to.
+const GROQ_REASONING_MODEL: &str = "qwen/qwen3-32b";
 const TOGETHER_MODEL: &str = "meta-llama/Llama-3.3-70B-Instruct-Turbo";
 const MISTRAL_MODEL: &str = "mistral-small-latest";
 
@@ -79,7 +81,12 @@ async fn assert_usage_only_at_the_end(
 // Groq -----------------------------------------------------------------------------------
 
 async fn groq() -> FakeServer {
-    start_fake(Dialect::Groq, &[GROQ_MODEL], &["nomic-embed-text-v1_5"]).await
+    start_fake(
+        Dialect::Groq,
+        &[GROQ_MODEL, GROQ_REASONING_MODEL],
+        &["nomic-embed-text-v1_5"],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -89,7 +96,7 @@ async fn groq_accepts_its_own_parameters_under_openai_v1() {
         ask(GROQ_MODEL, "one two three"),
         json!({
             "max_completion_tokens": 100, "reasoning_format": "hidden", "service_tier": "on_demand",
-            "reasoning_effort": "default", "citation_options": "disabled", "seed": 7,
+            "citation_options": "disabled", "seed": 7,
             "stop": "never", "logprobs": true, "top_logprobs": 2, "n": 1, "store": true,
             "metadata": { "k": "v" }, "disable_tool_validation": false
         }),
@@ -116,6 +123,11 @@ async fn groq_accepts_its_own_parameters_under_openai_v1() {
         { "role": "user", "content": [{ "type": "text", "text": "hi" }] }
     ]});
     assert_eq!(chat(&server, developer).await.0, StatusCode::OK);
+    let reasoning = with(
+        ask(GROQ_REASONING_MODEL, "hi"),
+        json!({ "reasoning_effort": "default" }),
+    );
+    assert_eq!(chat(&server, reasoning).await.0, StatusCode::OK);
     server.shutdown().await;
 }
 
@@ -152,6 +164,11 @@ async fn groq_rejects_what_groq_rejects() {
                 ask(json!({ "include_reasoning": true, "reasoning_format": "raw" })),
                 "include_reasoning",
                 "cannot be used together",
+            ),
+            (
+                ask(json!({ "reasoning_effort": "low" })),
+                "reasoning_effort",
+                "not supported with this model",
             ),
             (
                 ask(json!({ "stop": ["a", "b", "c", "d", "e"] })),

@@ -912,3 +912,44 @@ async fn call_log_keeps_the_latest_calls_and_counts_the_rest() {
     assert_eq!(server.calls().len(), 2);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn reasoning_models_refuse_max_tokens_and_others_refuse_reasoning_effort() {
+    let server = start_fake(Dialect::OpenAi, &[MODEL, "o4-mini"], &[]).await;
+    let o4 = |extra: Value| {
+        let mut body =
+            json!({ "model": "o4-mini", "messages": [{ "role": "user", "content": "hi" }] });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    for (body, param, code) in [
+        (
+            o4(json!({ "max_tokens": 9 })),
+            "max_tokens",
+            "unsupported_parameter",
+        ),
+        (
+            o4(json!({ "temperature": 0.5 })),
+            "temperature",
+            "unsupported_value",
+        ),
+    ] {
+        let (status, answer) = chat(&server, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(answer["error"]["param"], param, "{answer}");
+        assert_eq!(answer["error"]["code"], code);
+    }
+    let reasoning = o4(json!({ "max_completion_tokens": 9, "reasoning_effort": "high" }));
+    assert_eq!(chat(&server, reasoning).await.0, StatusCode::OK);
+    let mut effort = ask("hi");
+    effort["reasoning_effort"] = json!("low");
+    let (status, answer) = chat(&server, effort).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer["error"]["message"],
+        "Unrecognized request argument supplied: reasoning_effort"
+    );
+    server.shutdown().await;
+}

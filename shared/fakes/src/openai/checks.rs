@@ -37,6 +37,37 @@ pub(super) fn groq_include_reasoning(obj: &Object, _: &str, key: &str) -> Result
     Ok(())
 }
 
+/// Groq's `reasoning_effort`, which its spec gives per model family: Qwen3 models take `none`
+/// or `default`, openai/gpt-oss models `low`, `medium` or `high`, and the others none.
+pub(super) fn groq_reasoning_effort(obj: &Object, _: &str, key: &str) -> Result<(), ApiError> {
+    let Some(value) = get(obj, key) else {
+        return Ok(());
+    };
+    let model = get(obj, "model")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let efforts: &[&str] = if model.starts_with("qwen/qwen3") {
+        &["none", "default"]
+    } else if model.starts_with("openai/gpt-oss") {
+        &["low", "medium", "high"]
+    } else {
+        &[]
+    };
+    match value.as_str() {
+        Some(effort) if efforts.contains(&effort) => Ok(()),
+        _ if efforts.is_empty() => Err(ApiError::invalid(
+            format!("`{key}` is not supported with this model"),
+            Some(key),
+            None,
+        )),
+        _ => Err(ApiError::invalid(
+            format!("`{key}` must be one of: {}", efforts.join(", ")),
+            Some(key),
+            None,
+        )),
+    }
+}
+
 /// OpenAI's `metadata`: at most 16 string values, with short keys and values.
 pub(super) fn openai_metadata(obj: &Object, _: &str, _: &str) -> Result<(), ApiError> {
     let Some(metadata) = params::object(obj, "", "metadata")? else {

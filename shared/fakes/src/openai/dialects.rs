@@ -314,7 +314,7 @@ static GROQ: Rules = Rules {
                 ),
                 Field::optional(
                     "reasoning_effort",
-                    Check::OneOf(&["none", "default", "low", "medium", "high"]),
+                    Check::Custom(checks::groq_reasoning_effort),
                 ),
                 Field::optional(
                     "reasoning_format",

@@ -4,7 +4,7 @@
 //! | provider | differences from OpenAI |
 //! |---|---|
 //! | OpenAI | none in its spec; per model family, which the spec leaves out: its reasoning models (o1, o3, o4-mini, gpt-5 and their snapshots) take `max_completion_tokens` for `max_tokens` and sample at their defaults only; its other models take no `reasoning_effort` |
-//! | Groq | `n` must be 1; no `stream_options` (usage comes in `x_groq.usage`) |
+//! | Groq | `n` must be 1; no `stream_options` (usage comes in `x_groq.usage`); `reasoning_effort` only for the models its spec names (Qwen3: `none`, `default`; gpt-oss: `low`, `medium`, `high`) |
 //! | Together | `stop` is a list; `logprobs` is a count; system/assistant/tool content is a string; no `developer` role, no `max_completion_tokens`, no `stream_options` (usage comes in the last chunk) |
 //! | Mistral | `random_seed` for `seed`; `max_tokens` only; `tool_choice: "any"` for `required`; temperature ≤ 1.5; messages take no `name` or unknown fields; no `logprobs`, `logit_bias` or `stream_options` |
 //!
@@ -197,7 +197,39 @@ fn shape_groq(request: &mut ChatRequest) -> Result<(), ProviderError> {
             "Groq serves one choice per request: `n` must be 1.",
         ));
     }
+    refuse_groq_reasoning_effort(request)?;
     refuse_openai_only(Variant::Groq, request)
+}
+
+/// Groq's spec gives `reasoning_effort` per model family.
+fn refuse_groq_reasoning_effort(request: &ChatRequest) -> Result<(), ProviderError> {
+    let Some(effort) = request
+        .extra
+        .get("reasoning_effort")
+        .filter(|v| !v.is_null())
+    else {
+        return Ok(());
+    };
+    let model = request.model.as_str();
+    let efforts: &[&str] = if model.starts_with("qwen/qwen3") {
+        &["none", "default"]
+    } else if model.starts_with("openai/gpt-oss") {
+        &["low", "medium", "high"]
+    } else {
+        &[]
+    };
+    if effort.as_str().is_some_and(|e| efforts.contains(&e)) {
+        return Ok(());
+    }
+    let message = if efforts.is_empty() {
+        format!("Groq's `{model}` takes no `reasoning_effort`.")
+    } else {
+        format!(
+            "Groq's `{model}` takes `reasoning_effort` {}.",
+            efforts.join(", ")
+        )
+    };
+    Err(ProviderError::unsupported("reasoning_effort", message))
 }
 
 fn shape_together(request: &mut ChatRequest) -> Result<(), ProviderError> {
@@ -434,6 +466,28 @@ mod tests {
             assert_eq!(kept["max_tokens"], 50, "{model}");
             assert_eq!(kept["temperature"], 0.2);
             let e = reasoning(model, r#","reasoning_effort":"low""#).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some("reasoning_effort"), "{model}");
+        }
+    }
+
+    #[test]
+    fn groq_takes_reasoning_effort_only_where_its_spec_says() {
+        let groq = |model: &str, effort: &str| {
+            let json = req(&format!(r#","reasoning_effort":"{effort}""#)).replacen(
+                r#""model":"m""#,
+                &format!(r#""model":"{model}""#),
+                1,
+            );
+            shaped(Variant::Groq, &json, false)
+        };
+        assert!(groq("qwen/qwen3-32b", "none").is_ok());
+        assert!(groq("openai/gpt-oss-120b", "high").is_ok());
+        for (model, effort) in [
+            ("llama-3.1-8b-instant", "low"),
+            ("qwen/qwen3-32b", "high"),
+            ("openai/gpt-oss-20b", "default"),
+        ] {
+            let e = groq(model, effort).unwrap_err();
             assert_eq!(e.param.as_deref(), Some("reasoning_effort"), "{model}");
         }
     }
