@@ -27,14 +27,7 @@ async fn call(app: &TestApp) -> reqwest::Response {
 }
 
 async fn breaker(app: &TestApp) -> Value {
-    let health: Value = app.get("/health/providers").await.json().await.unwrap();
-    health["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["model"] == "flaky/m")
-        .map(|m| m["breaker"].clone())
-        .unwrap_or(Value::Null)
+    app.model_health("flaky/m").await["breaker"].clone()
 }
 
 async fn open_the_breaker(app: &TestApp, stub: &Stub) {

@@ -282,6 +282,19 @@ impl TestApp {
         panic!("no receipt of {request_id}");
     }
 
+    /// The model's entry in `GET /health/providers` (breaker and live statistics), or `Null`
+    /// when it has none.
+    pub async fn model_health(&self, model: &str) -> Value {
+        let health: Value = self.get("/health/providers").await.json().await.unwrap();
+        health["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["model"] == model)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
     pub fn last_call(&self, provider: &str) -> RecordedCall {
         self.fake(provider)
             .calls()

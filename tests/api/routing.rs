@@ -199,14 +199,7 @@ async fn live_latency_from_real_traffic_feeds_the_ranking() {
         response.text().await.unwrap();
     }
     assert_eq!(auto(&app, latency).await["model"], "local/fast");
-    let health: Value = app.get("/health/providers").await.json().await.unwrap();
-    let local = health["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["model"] == "local/fast")
-        .unwrap()
-        .clone();
+    let local = app.model_health("local/fast").await;
     // The five streams and the `auto` request they won.
     assert_eq!(local["stats"]["requests"], 6);
     assert_eq!(local["stats"]["ttft_ms"]["samples"], 5);
