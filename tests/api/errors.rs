@@ -85,6 +85,47 @@ async fn wrong_types_are_named_in_json_terms() {
 }
 
 #[tokio::test]
+async fn a_malformed_inline_image_is_refused_for_every_model_before_any_call() {
+    let app = spawn_app().await;
+    let image = |url: &str| {
+        json!([{"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": url}}
+        ]}])
+    };
+    for model in ["openai/gpt-4o", "anthropic/claude-sonnet-4", "auto"] {
+        for url in [
+            "data:image/png;base64iVBORw0KGgo=",
+            "data:text/plain;base64,aGk=",
+        ] {
+            let request = json!({"model": model, "messages": image(url)});
+            let (status, body) = error_of(app.chat(&request).await).await;
+            assert_eq!(status, 400, "{model} {url}: {body}");
+            assert_eq!(
+                body["error"]["param"], "messages[0].content[1].image_url.url",
+                "{model} {url}"
+            );
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Invalid image URL: "),
+                "{body}"
+            );
+        }
+    }
+    for provider in ["openai", "anthropic", "gemini", "mistral", "groq"] {
+        assert!(
+            app.fake(provider).calls().is_empty(),
+            "{provider} was called"
+        );
+    }
+    let fine =
+        json!({"model": "openai/gpt-4o", "messages": image("data:image/png;base64,iVBORw0KGgo=")});
+    assert_eq!(app.chat(&fine).await.status(), 200);
+}
+
+#[tokio::test]
 async fn invalid_requests_are_400s_naming_the_parameter() {
     let app = spawn_app().await;
     let cases = [

@@ -1,6 +1,7 @@
 //! OpenAI wire types: what clients send to `/v1` and what they get back.
 
 mod chat;
+mod data_url;
 mod embeddings;
 mod models;
 mod parse;
@@ -13,6 +14,7 @@ pub use chat::{
     ResponseMessage, Stop, StreamOptions, Tool, ToolCall, ToolChoice, ToolChoiceMode, ToolMessage,
     UserMessage,
 };
+pub use data_url::DataUrl;
 pub use embeddings::{
     EmbeddingData, EmbeddingInput, EmbeddingVector, EmbeddingsRequest, EmbeddingsResponse,
     EmbeddingsUsage, EncodingFormat,

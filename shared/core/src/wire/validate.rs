@@ -1,7 +1,7 @@
 //! Range and consistency checks OpenAI applies before a request reaches a model. Done once, at
 //! the edge, so adapters can trust what they translate.
 
-use super::{ChatRequest, Content, EmbeddingsRequest, Message};
+use super::{ChatRequest, Content, ContentPart, DataUrl, EmbeddingsRequest, Message};
 use crate::error::ApiError;
 
 /// OpenAI's limit on `stop` sequences.
@@ -92,17 +92,28 @@ impl ChatRequest {
     }
 }
 
-/// Checks what OpenAI's schema states. Rules its API adds in prose only (an assistant message
-/// needs content or tool calls) are left to the provider, which states them in its own words.
+/// Checks what OpenAI's schema states, and that an inline image is one any provider can take.
+/// Rules its API adds in prose only (an assistant message needs content or tool calls) are
+/// left to the provider, which states them in its own words.
 fn validate_message(index: usize, message: &Message) -> Result<(), ApiError> {
-    if let Some(Content::Parts(parts)) = message.content()
-        && parts.is_empty()
-        && !matches!(message, Message::Assistant(_))
-    {
+    let Some(Content::Parts(parts)) = message.content() else {
+        return Ok(());
+    };
+    if parts.is_empty() && !matches!(message, Message::Assistant(_)) {
         return Err(ApiError::invalid_param(
             format!("messages[{index}].content"),
             "Content parts must not be an empty list.",
         ));
+    }
+    for (part, content) in parts.iter().enumerate() {
+        if let ContentPart::ImageUrl { image_url } = content
+            && let Err(wrong) = DataUrl::parse(&image_url.url)
+        {
+            return Err(ApiError::invalid_param(
+                format!("messages[{index}].content[{part}].image_url.url"),
+                format!("Invalid image URL: {wrong}."),
+            ));
+        }
     }
     Ok(())
 }

@@ -2,13 +2,7 @@
 //! base64 with a media type, or a URL, in their own fields.
 
 use gateway_core::upstream::ProviderError;
-
-/// A `data:<media type>;base64,<data>` URL, split.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DataUrl<'a> {
-    pub media_type: &'a str,
-    pub base64: &'a str,
-}
+use gateway_core::wire::DataUrl;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageSource<'a> {
@@ -19,23 +13,8 @@ pub enum ImageSource<'a> {
 /// Reads an `image_url.url`; anything but a base64 data URL or an http(s) URL is refused
 /// with an error naming `param`.
 pub fn image_source<'a>(url: &'a str, param: &str) -> Result<ImageSource<'a>, ProviderError> {
-    if let Some(rest) = url.strip_prefix("data:") {
-        let (header, data) = rest.split_once(',').ok_or_else(|| {
-            ProviderError::unsupported(param, "an image data URL has no `,` before its data")
-        })?;
-        let media_type = header.strip_suffix(";base64").ok_or_else(|| {
-            ProviderError::unsupported(param, "image data URLs must be base64 (`;base64,`)")
-        })?;
-        if !media_type.starts_with("image/") {
-            return Err(ProviderError::unsupported(
-                param,
-                format!("`{media_type}` is not an image media type"),
-            ));
-        }
-        return Ok(ImageSource::Inline(DataUrl {
-            media_type,
-            base64: data,
-        }));
+    if let Some(data) = DataUrl::parse(url).map_err(|e| ProviderError::unsupported(param, e))? {
+        return Ok(ImageSource::Inline(data));
     }
     if url.starts_with("https://") || url.starts_with("http://") {
         return Ok(ImageSource::Url(url));

@@ -12,7 +12,8 @@ mod sse;
 
 pub use chunks::ChunkWriter;
 pub use completion::Completion;
-pub use media::{DataUrl, ImageSource, image_source};
+pub use gateway_core::wire::DataUrl;
+pub use media::{ImageSource, image_source};
 pub use sse::sse_events;
 
 /// OpenAI's finish reasons; native ones map onto these.
