@@ -69,15 +69,7 @@ async fn wrong_types_are_named_in_json_terms() {
             r#"Invalid type for 'temperature': expected a number, but got a string ("warm") instead."#,
         ),
     ] {
-        let response = app
-            .client
-            .post(format!("{}/v1/{path}", app.url))
-            .bearer_auth(KEY)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let (status, error) = error_of(response).await;
+        let (status, error) = error_of(app.post(&format!("/v1/{path}"), &body).await).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(error["error"]["message"], message);
         assert_eq!(error["error"]["code"], "invalid_type");

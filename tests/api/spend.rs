@@ -22,10 +22,6 @@ use crate::helpers::{TestApp, request_id, spawn_app_on, spawn_app_with, sse_even
 
 /// The configured organisation is read again on every request, so settings apply at once.
 const FRESH_ORG: &str = "[auth]\nkey_cache_secs = 0\n";
-/// openai/gpt-4o's catalog prices, USD per million tokens.
-const GPT_4O_INPUT: f64 = 2.50;
-const GPT_4O_OUTPUT: f64 = 10.00;
-
 /// A model and its catalog prices, USD per million tokens.
 struct Priced {
     model: &'static str,
@@ -35,8 +31,8 @@ struct Priced {
 
 const GPT_4O: Priced = Priced {
     model: "openai/gpt-4o",
-    input: GPT_4O_INPUT,
-    output: GPT_4O_OUTPUT,
+    input: 2.50,
+    output: 10.00,
 };
 const EMBEDDING_3_SMALL: Priced = Priced {
     model: "openai/text-embedding-3-small",
@@ -136,7 +132,7 @@ async fn fifty_concurrent_requests_stay_within_the_daily_limit(store: Arc<dyn St
         .iter()
         .map(|r| {
             let prompt = r["tokens"]["prompt"].as_u64().unwrap();
-            prompt.saturating_sub(estimated_prompt) as f64 * GPT_4O_INPUT / 1e6
+            prompt.saturating_sub(estimated_prompt) as f64 * GPT_4O.input / 1e6
         })
         .sum();
     let rounding = admitted.len() as f64 * 1e-8;

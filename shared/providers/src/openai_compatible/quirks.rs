@@ -128,6 +128,14 @@ fn drop_bookkeeping(request: &mut ChatRequest) {
     request.user = None;
 }
 
+/// The request's `reasoning_effort`, unless absent or null (which OpenAI reads as absent).
+fn reasoning_effort(request: &ChatRequest) -> Option<&Value> {
+    request
+        .extra
+        .get("reasoning_effort")
+        .filter(|v| !v.is_null())
+}
+
 /// Whether `model` is one of OpenAI's reasoning models, fine-tuned ones included.
 fn is_openai_reasoning_model(model: &str) -> bool {
     let model = model.strip_prefix("ft:").unwrap_or(model);
@@ -138,11 +146,7 @@ fn is_openai_reasoning_model(model: &str) -> bool {
 fn shape_openai(request: &mut ChatRequest) -> Result<(), ProviderError> {
     let model = request.model.as_str();
     if !is_openai_reasoning_model(model) {
-        if request
-            .extra
-            .get("reasoning_effort")
-            .is_some_and(|v| !v.is_null())
-        {
+        if reasoning_effort(request).is_some() {
             return Err(ProviderError::unsupported(
                 "reasoning_effort",
                 format!(
@@ -203,11 +207,7 @@ fn shape_groq(request: &mut ChatRequest) -> Result<(), ProviderError> {
 
 /// Groq's spec gives `reasoning_effort` per model family.
 fn refuse_groq_reasoning_effort(request: &ChatRequest) -> Result<(), ProviderError> {
-    let Some(effort) = request
-        .extra
-        .get("reasoning_effort")
-        .filter(|v| !v.is_null())
-    else {
+    let Some(effort) = reasoning_effort(request) else {
         return Ok(());
     };
     let model = request.model.as_str();
