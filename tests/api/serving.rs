@@ -159,3 +159,66 @@ async fn requests_still_in_flight_after_the_grace_period_are_ended_with_a_reason
     assert_eq!(completions[0], 0, "the slow request generated nothing yet");
     assert!(completions[1] > 0, "the stream had: {completions:?}");
 }
+
+#[tokio::test]
+async fn a_client_opening_with_http2_is_served_over_http2_and_others_over_http1() {
+    let app = spawn_app().await;
+    let body = json!({"model": "openai/gpt-4o", "messages": user("Hello over HTTP/2.")});
+    let http2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    for client in [&http2, &app.client] {
+        let response = client
+            .post(format!("{}/v1/chat/completions", app.url))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let version = response.version();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().contains_key("x-llm-gateway"));
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert!(
+            answer["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .contains("Hello over HTTP/2."),
+            "{answer}"
+        );
+        let expected = if std::ptr::eq(client, &http2) {
+            reqwest::Version::HTTP_2
+        } else {
+            reqwest::Version::HTTP_11
+        };
+        assert_eq!(version, expected);
+    }
+}
+
+#[tokio::test]
+async fn shutting_down_closes_connections_that_sent_nothing_or_part_of_a_preface() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut partial = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    partial.write_all(b"PRI * HTTP/2").await.unwrap();
+    // Both connections are accepted and waiting before the shutdown starts.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    tokio::time::timeout(Duration::from_secs(5), app.shutdown())
+        .await
+        .expect("shutdown waited on connections with no request in flight");
+    for mut stream in [silent, partial] {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest))
+            .await
+            .expect("the connection was closed");
+        // Closed with the partial preface unread, the socket is reset rather than ended.
+        match read {
+            Ok(n) => assert_eq!(n, 0, "{rest:?}"),
+            Err(error) => assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset),
+        }
+    }
+}

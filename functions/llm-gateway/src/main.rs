@@ -15,6 +15,7 @@ use gateway_server::{AppState, demo, retention, serve, store_setup, telemetry};
 
 mod admin;
 mod members;
+mod open_files;
 mod spend;
 
 mod eval_router;
@@ -163,6 +164,9 @@ fn main() -> anyhow::Result<()> {
     if let Command::EvalRouter(args) = cli.command {
         return eval_router::run(args);
     }
+    let servers = matches!(cli.command, Command::Serve(_) | Command::Fake(_));
+    // Before the runtime starts its threads.
+    let open_files = servers.then(open_files::prepare);
     let cores = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     // `serve`: requests are answered on threads of their own (`[server] workers`); this
@@ -170,7 +174,7 @@ fn main() -> anyhow::Result<()> {
     // retention, alerts. `fake`: a simulated provider stands in for one on another machine, so
     // it takes as little of this one as it can; with the default two workers, both were woken
     // for every request (a context switch each per request, `gateway-bench` at concurrency 1).
-    if let Command::Serve(_) | Command::Fake(_) = cli.command {
+    if servers {
         runtime.worker_threads(1);
     }
     let runtime = runtime
@@ -178,20 +182,10 @@ fn main() -> anyhow::Result<()> {
         .max_blocking_threads(blocking_threads(cores))
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(run(cli))
+    runtime.block_on(run(cli, open_files))
 }
 
-/// Every connection takes a file descriptor, and a gateway holds two a request (client and
-/// provider) for as long as a stream lasts. The usual soft limit (1,024) would cap it near 500
-/// requests in flight; the hard limit is what the administrator allows, so a server takes it.
-fn raise_open_file_limit() {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => tracing::debug!(limit, "open file limit"),
-        Err(error) => tracing::warn!(%error, "the open file limit could not be raised"),
-    }
-}
-
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli, open_files: Option<open_files::Prepared>) -> anyhow::Result<()> {
     let data_dir = cli
         .data_dir
         .clone()
@@ -199,7 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
-            serve_command(args, config, &data_dir).await
+            serve_command(args, config, &data_dir, open_files).await
         }
         Command::Org(command) => {
             let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
@@ -247,7 +241,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Fake(args) => fake_command(args).await,
+        Command::Fake(args) => fake_command(args, open_files).await,
         Command::EvalRouter(args) => eval_router::run(args),
     }
 }
@@ -256,9 +250,12 @@ async fn serve_command(
     args: ServeArgs,
     mut config: Config,
     data_dir: &std::path::Path,
+    open_files: Option<open_files::Prepared>,
 ) -> anyhow::Result<()> {
     let _log_writer = telemetry::init_server(&config.telemetry);
-    raise_open_file_limit();
+    if let Some(open_files) = &open_files {
+        open_files.log();
+    }
     if let Some(bind) = args.bind {
         config.server.bind = bind;
     }
@@ -320,9 +317,14 @@ async fn serve_command(
     Ok(())
 }
 
-async fn fake_command(args: FakeArgs) -> anyhow::Result<()> {
+async fn fake_command(
+    args: FakeArgs,
+    open_files: Option<open_files::Prepared>,
+) -> anyhow::Result<()> {
     let _log_writer = telemetry::init_server(&Default::default());
-    raise_open_file_limit();
+    if let Some(open_files) = &open_files {
+        open_files.log();
+    }
     let dialect = match args.dialect {
         FakeDialect::Openai => gateway_fakes::Dialect::OpenAi,
         FakeDialect::Groq => gateway_fakes::Dialect::Groq,

@@ -22,6 +22,7 @@ pub mod access;
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod connections;
 pub mod cors;
 pub mod counter_writer;
 pub mod demo;

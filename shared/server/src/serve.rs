@@ -11,11 +11,11 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
 use crate::app;
+use crate::connections;
 use crate::runtime_thread;
 use crate::state::AppState;
 
@@ -50,23 +50,13 @@ pub async fn start(
     let mut serving = Vec::with_capacity(threads.get());
     for n in 0..threads.get() {
         let listener = listener.try_clone()?;
-        let app = app
-            .clone()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let mut stopped = stopped.clone();
+        let app = app.clone();
+        let stopped = stopped.clone();
         let settling = state.settling.clone();
         let (done, finished) = oneshot::channel();
         let serve = async move {
-            let listener = TcpListener::from_std(listener)?.tap_io(|tcp| {
-                // Small SSE chunks must leave at once, not wait for Nagle's algorithm.
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    // Told to stop, or the handle was dropped.
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await
+            connections::serve(TcpListener::from_std(listener)?, app, stopped).await;
+            Ok(())
         };
         runtime_thread::spawn(
             &format!("gateway-{n}"),

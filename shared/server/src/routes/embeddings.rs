@@ -28,7 +28,8 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ErrorResponse> {
     let grace_over = state.grace_over.clone();
-    draining::unless_ended(&grace_over, answer(state, context, body)).await
+    // Boxed for the reason given in `chat::create`.
+    draining::unless_ended(&grace_over, Box::pin(answer(state, context, body))).await
 }
 
 async fn answer(
