@@ -3,8 +3,8 @@
 //!
 //! The protocol is told by peeking at the socket, without reading from it. A server that reads
 //! the first bytes to tell (as `axum::serve` does) hands them back to HTTP/1.1 on their own,
-//! and its read buffer then grows from 8 to 16 KB on the next read: 8 KB more for every open
-//! connection, a tenth of what a gateway holds per request in flight.
+//! and the connection's read buffer then grows from 8 to 16 KB on the next read and stays so:
+//! 8 KB more for every keep-alive connection waiting for its next request.
 
 use std::io;
 use std::net::SocketAddr;
