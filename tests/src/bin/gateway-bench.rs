@@ -15,7 +15,7 @@
 //!    with the store key;
 //! 5. streams: time to first chunk (streams back to back), then the gaps between content chunks
 //!    of a provider pacing them 2 ms apart, and how long the closing chunk follows the last one;
-//! 6. the gateway's peak resident memory (VmHWM).
+//! 6. the gateway's peak resident memory (VmHWM), and the most files it had open.
 //!
 //! Run it with `tests/bench.sh`, which builds both binaries in release mode first.
 
@@ -133,6 +133,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let gateway_pid = gateway.id().context("gateway pid")?;
+    let most_open_files = watch_open_files(gateway_pid);
 
     let prompt = r#"[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"What is the capital of France? Answer in one short sentence."}]"#;
     let direct = Arc::new(Target {
@@ -302,12 +303,31 @@ async fn main() -> anyhow::Result<()> {
             line.split_whitespace().collect::<Vec<_>>().join(" ")
         );
     }
+    println!(
+        "gateway open files: at most {} (client and provider connections hold memory each)",
+        most_open_files.load(Ordering::Relaxed)
+    );
 
     let _ = gateway.kill().await;
     let _ = bare_process.kill().await;
     let _ = fake.kill().await;
     let _ = std::fs::remove_dir_all(&config_dir);
     Ok(())
+}
+
+/// The most files `pid` had open at once, sampled every 100 ms on a thread of its own (the load
+/// generator's thread only sends requests): the peak memory follows how many connections the
+/// rate phases' pauses made the load generator open.
+fn watch_open_files(pid: u32) -> Arc<AtomicU64> {
+    let most = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&most);
+    std::thread::spawn(move || {
+        while let Ok(open) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+            seen.fetch_max(open.count() as u64, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    most
 }
 
 /// A binary given on the command line, or the one of that name beside this benchmark.
