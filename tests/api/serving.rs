@@ -168,7 +168,10 @@ async fn a_client_opening_with_http2_is_served_over_http2_and_others_over_http1(
         .http2_prior_knowledge()
         .build()
         .unwrap();
-    for client in [&http2, &app.client] {
+    for (client, expected) in [
+        (&http2, reqwest::Version::HTTP_2),
+        (&app.client, reqwest::Version::HTTP_11),
+    ] {
         let response = client
             .post(format!("{}/v1/chat/completions", app.url))
             .bearer_auth(KEY)
@@ -187,11 +190,6 @@ async fn a_client_opening_with_http2_is_served_over_http2_and_others_over_http1(
                 .contains("Hello over HTTP/2."),
             "{answer}"
         );
-        let expected = if std::ptr::eq(client, &http2) {
-            reqwest::Version::HTTP_2
-        } else {
-            reqwest::Version::HTTP_11
-        };
         assert_eq!(version, expected);
     }
 }

@@ -9,9 +9,8 @@
 //! thread every growth waits for an RCU grace period, while no thread of the process can open a
 //! descriptor. Under a burst of connections that stalls every serving thread a few times over,
 //! and the requests queued meanwhile open more connections: `gateway-bench` caught the serving
-//! threads waiting in `expand_files`, with the sustained phase's p99 at 60 to 200 ms. Grown
-//! while the process has one thread, the table needs no such wait; its slots take 8 bytes each,
-//! in the kernel.
+//! threads waiting in `expand_files` during its rate phases. Grown while the process has one
+//! thread, the table needs no such wait; its slots take 8 bytes each, in the kernel.
 
 use std::io;
 use std::os::fd::{AsFd, RawFd};
